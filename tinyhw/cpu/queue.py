@@ -1,0 +1,151 @@
+"""The CPU device's command queue and the worker thread that plays its command processor.
+
+Commands are 32-bit words, as on a GPU ring, so queues bind, patch and replay exactly like
+hardware queues. Each command is an opcode word followed by 64-bit operands as (low, high):
+
+    WAIT      signal_va, value            stall until *signal_va >= value
+    SIGNAL    signal_va, value            *signal_va = value; wake host waiters
+    TIMESTAMP signal_va                   *(signal_va + 8) = monotonic ns
+    EXEC      entry, kernargs, gx, gy, gz run the kernel's entry over gx*gy*gz workgroups
+    COPY      dst, src, size              memmove
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from queue import SimpleQueue
+from typing import TYPE_CHECKING, Any
+
+from tinyhw.errors import DeviceFault
+from tinyhw.hcq.queue import HWQueue, Sym
+
+if TYPE_CHECKING:
+    from tinyhw.hcq.signal import Signal
+
+__all__ = ["CPUQueue", "CommandProcessor"]
+
+WAIT, SIGNAL, TIMESTAMP, EXEC, COPY = 1, 2, 3, 4, 5
+LENGTHS = {WAIT: 5, SIGNAL: 5, TIMESTAMP: 3, EXEC: 8, COPY: 7}
+ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32)
+
+
+class CPUQueue(HWQueue):
+    """A queue of CPU commands; runs kernels, copies and signals alike, in order."""
+
+    __slots__ = ()
+
+    def _wait(self, signal: Signal, value: int | Sym) -> None:
+        self._emit(WAIT)
+        self._emit64(signal.va)
+        self._emit64(value)
+
+    def _signal(self, signal: Signal, value: int | Sym) -> None:
+        self._emit(SIGNAL)
+        self._emit64(signal.va)
+        self._emit64(value)
+
+    def _timestamp(self, signal: Signal) -> None:
+        self._emit(TIMESTAMP)
+        self._emit64(signal.va)
+
+    def _exec(self, program: Any, kernargs: int, global_size: tuple, local_size: tuple) -> None:
+        self._emit(EXEC)
+        self._emit64(program.entry)
+        self._emit64(kernargs)
+        self._emit(*global_size)
+
+    def _copy(self, dst: int | Sym, src: int | Sym, size: int) -> None:
+        self._emit(COPY)
+        self._emit64(dst)
+        self._emit64(src)
+        self._emit64(size)
+
+    def _bind(self, device: Any) -> Any:
+        return list(self.words)
+
+    def _submit(self, device: Any) -> None:
+        device.processor.ring(self._bound if self._bound is not None else list(self.words))
+
+
+class CommandProcessor:
+    """Executes submitted command words on a worker thread; kernels run on a pool of all cores.
+
+    A fault (a bad opcode, an exception in a command) stops the processor: it is reported to
+    the device, and host waits raise it instead of timing out.
+    """
+
+    def __init__(self, name: str, threads: int, on_fault: Any) -> None:
+        self.name, self.threads, self.on_fault = name, threads, on_fault
+        self.wakeup = threading.Condition()
+        self._doorbell: SimpleQueue[list[int] | None] = SimpleQueue()
+        self._entries: dict[int, Any] = {}
+        self._pool = ThreadPoolExecutor(threads - 1, f"{name}-core") if threads > 1 else None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=f"{name}-cp", daemon=True)
+        self._thread.start()
+
+    def ring(self, words: list[int]) -> None:
+        """Hand a command stream to the processor (the doorbell)."""
+        self._doorbell.put(words)
+
+    def stop(self) -> None:
+        """Stop after the submitted work; a processor stuck in a WAIT is abandoned (daemon thread)."""
+        self._stopping = True
+        self._doorbell.put(None)
+        self._thread.join(timeout=1.0)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> None:
+        while (words := self._doorbell.get()) is not None:
+            try:
+                self._execute(words)
+            except Exception as exc:
+                self.on_fault(DeviceFault(f"{self.name}: command processor fault: {exc!r}"))
+                with self.wakeup:
+                    self.wakeup.notify_all()
+                return
+
+    def _execute(self, w: list[int]) -> None:
+        i, n = 0, len(w)
+        while i < n:
+            op = w[i]
+            if op == EXEC:
+                self._exec(w[i + 1] | w[i + 2] << 32, w[i + 3] | w[i + 4] << 32, w[i + 5], w[i + 6], w[i + 7])
+            elif op == SIGNAL:
+                ctypes.c_uint64.from_address(w[i + 1] | w[i + 2] << 32).value = w[i + 3] | w[i + 4] << 32
+                with self.wakeup:
+                    self.wakeup.notify_all()
+            elif op == WAIT:
+                self._wait(w[i + 1] | w[i + 2] << 32, w[i + 3] | w[i + 4] << 32)
+            elif op == COPY:
+                ctypes.memmove(w[i + 1] | w[i + 2] << 32, w[i + 3] | w[i + 4] << 32, w[i + 5] | w[i + 6] << 32)
+            elif op == TIMESTAMP:
+                ctypes.c_uint64.from_address((w[i + 1] | w[i + 2] << 32) + 8).value = time.perf_counter_ns()
+            else:
+                raise ValueError(f"unknown opcode {op} at word {i}")
+            i += LENGTHS[op]
+
+    def _wait(self, address: int, value: int) -> None:
+        current = ctypes.c_uint64.from_address(address)
+        while current.value < value and not self._stopping:
+            with self.wakeup:
+                self.wakeup.wait(0.001)
+
+    def _exec(self, entry: int, kernargs: int, gx: int, gy: int, gz: int) -> None:
+        function = self._entries.get(entry)
+        if function is None:
+            function = self._entries[entry] = ENTRY_TYPE(entry)
+        total = gx * gy * gz
+        parts = min(self.threads, total)
+        if parts <= 1 or self._pool is None:
+            function(kernargs, 0, total, gx, gy)
+            return
+        bounds = [total * k // parts for k in range(parts + 1)]
+        futures = [self._pool.submit(function, kernargs, bounds[k], bounds[k + 1], gx, gy) for k in range(1, parts)]
+        function(kernargs, bounds[0], bounds[1], gx, gy)
+        for future in futures:
+            future.result()
