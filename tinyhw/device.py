@@ -179,9 +179,19 @@ def _slice(side: Buffer | memoryview, offset: int, size: int) -> Buffer | memory
     return side[offset : offset + size]
 
 
+_SIZE3_CACHE: dict[Any, Size3] = {}
+
+
 def as_size3(size: Any, what: str) -> Size3:
     """`size` (an int or 1 to 3 ints) as an (x, y, z) tuple of positive ints; ValueError otherwise."""
+    try:
+        return _SIZE3_CACHE[size]  # launches repeat a handful of sizes: skip re-checking them
+    except (KeyError, TypeError):
+        pass
     dims = (size,) if isinstance(size, int) else tuple(size)
     if not 1 <= len(dims) <= 3 or any(type(d) is not int or d < 1 for d in dims):
         raise ValueError(f"{what} must be 1 to 3 positive ints, got {size!r}")
-    return dims + (1,) * (3 - len(dims))  # type: ignore[return-value]
+    dims += (1,) * (3 - len(dims))
+    if len(_SIZE3_CACHE) < 4096 and type(size) in (int, tuple):
+        _SIZE3_CACHE[size] = dims  # type: ignore[assignment]
+    return dims  # type: ignore[return-value]

@@ -51,6 +51,7 @@ class Registry:
         self._manager.add_hookspecs(Registration)
         self._lock = threading.RLock()
         self._discovered = False
+        self._warned_default: set[tuple[str, ...]] = set()
 
     @property
     def manager(self) -> pluggy.PluginManager:
@@ -177,16 +178,19 @@ class Registry:
         return layers[name]
 
     def _open_default(self) -> Device:
-        failures = []
+        """The highest-priority device that opens; warns about every plugin or device skipped."""
+        skipped = [f"{n}: {r.error.splitlines()[-1]}" for n, r in self.plugins.items() if r.error]
         for backend in self.backends():
             try:
-                return self.open_device(f"{backend.name}:0")
+                device = self.open_device(f"{backend.name}:0")
             except (DeviceNotFound, PluginError) as exc:
-                failures.append(str(exc))
-        broken = [f"{n}: {r.error.splitlines()[-1]}" for n, r in self.plugins.items() if r.error]
-        for problem in failures + broken:
-            warnings.warn(f"tinyhw: skipped while choosing the default device: {problem}", stacklevel=4)
-        raise DeviceNotFound(f"no device could be opened; tried: {[b.name for b in self.backends()]}")
+                skipped.append(str(exc))
+                continue
+            if skipped and (device.name, *skipped) not in self._warned_default:
+                self._warned_default.add((device.name, *skipped))
+                warnings.warn(f"tinyhw: default device is {device.name}; skipped: " + "; ".join(skipped), stacklevel=4)
+            return device
+        raise DeviceNotFound("no device could be opened: " + ("; ".join(skipped) or "no backend is installed"))
 
     def _available(self) -> list[str]:
         names = []

@@ -4,7 +4,7 @@ import struct
 
 import pytest
 
-from tinyhw.hcq.elf import SHF_ALLOC, SHF_EXECINSTR, SHN_UNDEF, STB_GLOBAL, STB_LOCAL, SHT_RELA, parse_elf
+from tinyhw.hcq.elf import SHF_ALLOC, SHF_EXECINSTR, SHN_UNDEF, SHT_RELA, STB_GLOBAL, STB_LOCAL, parse_elf
 from tinyhw.kernel.llvm import compile_llvm_ir
 
 IR = """
@@ -35,7 +35,9 @@ def test_sections_have_names_flags_and_contents(elf):
 def test_symbols_carry_binding_section_and_size(elf):
     f, table, expf = elf.symbol("f"), elf.symbol("table"), next(s for s in elf.symbols if s.name == "expf")
     assert f.binding == STB_GLOBAL and elf.sections[f.section].name == ".text" and f.size > 0
-    assert table.size == 16 and elf.section_data(elf.sections[table.section])[table.value :][:8] == bytes([1, 0, 0, 0, 2, 0, 0, 0])
+    assert table.size == 16 and elf.section_data(elf.sections[table.section])[table.value :][:8] == bytes(
+        [1, 0, 0, 0, 2, 0, 0, 0]
+    )
     assert expf.section == SHN_UNDEF and not expf.defined
     assert elf.symbol("helper").binding == STB_LOCAL
 

@@ -9,6 +9,7 @@ import pytest
 from tinyhw.cpu import loader
 from tinyhw.cpu.loader import load_object
 from tinyhw.errors import CompileError
+from tinyhw.hcq.elf import parse_elf
 from tinyhw.kernel.llvm import compile_llvm_ir, host_target
 
 IR = """
@@ -87,11 +88,12 @@ def test_no_page_is_writable_and_executable(loaded):
 def bfloat16_reference(values: np.ndarray) -> np.ndarray:
     """Round-to-nearest-even bfloat16 bit patterns, by picking the nearest of the neighbouring patterns."""
     x = values.astype(np.float64)
-    middle = (x.astype(np.float32).view(np.uint32) >> 16).astype(np.int64)
-    candidates = middle[:, None] + np.array([-1, 0, 1])
+    middle = (x.astype(np.float32).view(np.uint32) >> 16).astype(np.int64)[:, None]
+    # even pattern first, so that argmin picks it on a tie
+    candidates = np.where(middle & 1, middle + [-1, 1, 0], middle + [0, -1, 1])
     as_double = (candidates.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
-    distance = np.abs(as_double - x[:, None]) * 2 + (candidates & 1)  # ties go to the even pattern
-    return candidates[np.arange(len(x)), np.argmin(distance, axis=1)].astype(np.uint16)
+    nearest = np.argmin(np.abs(as_double - x[:, None]), axis=1)  # differences of neighbours are exact
+    return candidates[np.arange(len(x)), nearest].astype(np.uint16)
 
 
 def test_bfloat_conversion_helper_is_provided():
@@ -123,13 +125,14 @@ def test_unknown_symbol_lists_the_defined_ones(loaded):
 
 
 def test_unresolvable_external_is_named():
-    obj = compile_llvm_ir("declare void @tinyhw_no_such_fn()\ndefine void @f() {\n call void @tinyhw_no_such_fn()\n ret void\n}", *host_target())
+    source = "declare void @tinyhw_no_such_fn()\ndefine void @f() {\n call void @tinyhw_no_such_fn()\n ret void\n}"
+    obj = compile_llvm_ir(source, *host_target())
     with pytest.raises(CompileError, match="tinyhw_no_such_fn"):
         load_object(obj)
 
 
 def test_unknown_relocation_type_is_named(obj, monkeypatch):
-    arch = loader._ARCHES[loader.parse_elf(obj).machine]
+    arch = loader._ARCHES[parse_elf(obj).machine]
     for rtype in list(arch.relocations):
         monkeypatch.delitem(arch.relocations, rtype)
     with pytest.raises(CompileError, match=r"relocation type \d+ against"):

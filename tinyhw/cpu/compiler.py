@@ -29,9 +29,16 @@ import llvmlite.binding as llvm
 from tinyhw.cpu.loader import LoadedObject
 from tinyhw.errors import CompileError
 from tinyhw.hcq.elf import parse_elf
-from tinyhw.kernel.llvm import compile_llvm_ir, host_target
+from tinyhw.kernel.llvm import compile_llvm_ir, host_target, parse_llvm_ir
 
-__all__ = ["ENTRY_SYMBOL", "SCALAR_TYPES", "SIGNATURE_SYMBOL", "KernelSignature", "compile_cpu_kernel", "read_signature"]
+__all__ = [
+    "ENTRY_SYMBOL",
+    "SCALAR_TYPES",
+    "SIGNATURE_SYMBOL",
+    "KernelSignature",
+    "compile_cpu_kernel",
+    "read_signature",
+]
 
 ENTRY_SYMBOL = "tinyhw.entry"
 """The symbol of the generated entry point in a compiled CPU kernel."""
@@ -62,34 +69,34 @@ def compile_cpu_kernel(source: str, entry: str | None = None) -> bytes:
     Raises CompileError with LLVM's message for invalid IR, listing the candidates when the kernel
     is missing or ambiguous, and stating the ABI when the kernel's signature breaks it.
     """
-    try:
-        module = llvm.parse_assembly(source, llvm.create_context())
-    except RuntimeError as e:
-        raise CompileError(f"LLVM IR does not parse:\n{str(e).removeprefix('LLVM IR parsing error')}") from e
-    kernel = _find_kernel(module, entry)
-    signature = KernelSignature(kernel.name, _check_abi(kernel))
-    kernel.linkage = llvm.Linkage.internal
-    kernel.add_function_attribute("alwaysinline")
-    return compile_llvm_ir(f"{module}\n{_entry_ir(signature)}", *host_target(), opt_level=3)
+    with parse_llvm_ir(source) as module:
+        kernel = _find_kernel(module, entry)
+        signature = KernelSignature(kernel.name, _check_abi(kernel))
+        kernel.linkage = llvm.Linkage.internal
+        kernel.add_function_attribute("alwaysinline")
+        text = f"{module}\n{_entry_ir(signature)}"
+    return compile_llvm_ir(text, *host_target(), opt_level=3)
 
 
 def read_signature(obj_or_loaded: bytes | LoadedObject) -> KernelSignature:
-    """The signature embedded by `compile_cpu_kernel` in an object file or a loaded object."""
-    if isinstance(obj_or_loaded, LoadedObject):
-        text = obj_or_loaded.symbol_bytes(SIGNATURE_SYMBOL)
-    else:
-        text = _object_symbol_bytes(bytes(obj_or_loaded), SIGNATURE_SYMBOL)
+    """The signature embedded by `compile_cpu_kernel` in an object file or a loaded object.
+
+    Raises CompileError when the input is not a compiled CPU kernel.
+    """
+    try:
+        text = _signature_bytes(obj_or_loaded)
+    except (KeyError, ValueError) as e:
+        raise CompileError(f"not a compiled tinyhw CPU kernel: {e}") from e
     name, _, params = text.decode().rpartition(":")
     return KernelSignature(name, tuple(params.split(",")) if params else ())
 
 
-def _object_symbol_bytes(obj: bytes, name: str) -> bytes:
-    """The initial bytes of data symbol `name` in object file `obj`; CompileError if it has none."""
-    try:
-        elf = parse_elf(obj)
-        symbol = elf.symbol(name)
-    except (ValueError, KeyError) as e:
-        raise CompileError(f"not a compiled tinyhw CPU kernel: {e}") from e
+def _signature_bytes(obj_or_loaded: bytes | LoadedObject) -> bytes:
+    """The bytes of @tinyhw.signature; KeyError if there is none, ValueError if not ELF."""
+    if isinstance(obj_or_loaded, LoadedObject):
+        return obj_or_loaded.symbol_bytes(SIGNATURE_SYMBOL)
+    elf = parse_elf(bytes(obj_or_loaded))
+    symbol = elf.symbol(SIGNATURE_SYMBOL)
     return elf.section_data(elf.sections[symbol.section])[symbol.value : symbol.value + symbol.size]
 
 

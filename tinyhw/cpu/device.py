@@ -21,6 +21,7 @@ from tinyhw.errors import CompileError
 from tinyhw.hcq.device import HCQDevice
 from tinyhw.hcq.program import HCQProgram
 from tinyhw.hcq.signal import Signal
+from tinyhw.hookspec import hookimpl
 from tinyhw.kernel.llvm import compiler_version, host_target
 from tinyhw.program import Param
 
@@ -92,6 +93,7 @@ class CPUDevice(HCQDevice):
         self._programs.append(program)
         return program
 
+    @hookimpl  # an override is not a hook implementation unless marked again
     def close(self) -> None:
         try:
             super().close()
@@ -124,4 +126,3 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor()
-

@@ -24,6 +24,7 @@ import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from tinyhw.errors import CompileError
 from tinyhw.hcq.elf import (
@@ -490,7 +491,7 @@ def _munmap(address: int, size: int) -> None:
         _raise_errno(f"munmap({address:#x}, {size})")
 
 
-def _raise_errno(what: str) -> None:
+def _raise_errno(what: str) -> NoReturn:
     errno = ctypes.get_errno()
     raise OSError(errno, f"{what} failed: {os.strerror(errno)}")
 

@@ -175,7 +175,8 @@ class HCQDevice(ABC):
             self.sync()
         for buffer in [self.kernargs.buffer, *self._signal_pages, *(chunk.buffer for chunk in self._staging)]:
             self.allocator.free(buffer)
-        self.allocator.flush()
+        if self.error is None:  # a failed device may still touch its memory: leave it mapped, and do not wait
+            self.allocator.flush()
 
     # -- copies through staging memory --
 

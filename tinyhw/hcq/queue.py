@@ -112,10 +112,11 @@ class HWQueue(ABC):
 
     def _emit64(self, value: int | Sym) -> None:
         """Append a 64-bit value as (low, high) words, recording patches for a Sym."""
-        if isinstance(value, Sym):
-            self._patches += [(len(self.words), value, 0), (len(self.words) + 1, value, 32)]
-            value = 0
-        self.words += [value & 0xFFFFFFFF, value >> 32]
+        if type(value) is int:
+            self.words += (value & 0xFFFFFFFF, value >> 32)
+            return
+        self._patches += [(len(self.words), value, 0), (len(self.words) + 1, value, 32)]
+        self.words += (0, 0)
 
     def _emit32(self, value: int | Sym) -> None:
         """Append a 32-bit value, recording a patch for a Sym."""

@@ -11,15 +11,17 @@ threads at once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
+from collections.abc import Iterator
 
 import llvmlite
 import llvmlite.binding as llvm
 
 from tinyhw.errors import CompileError
 
-__all__ = ["compile_llvm_ir", "compiler_version", "host_target"]
+__all__ = ["compile_llvm_ir", "compiler_version", "host_target", "parse_llvm_ir"]
 
 _init_lock = threading.Lock()
 _initialized = False
@@ -46,14 +48,14 @@ def compile_llvm_ir(source: str, triple: str, cpu: str = "", features: str = "",
     if opt_level not in range(4):
         raise ValueError(f"opt_level must be 0, 1, 2 or 3, not {opt_level!r}")
     machine = _target_machine(triple, cpu, features, opt_level)
-    module = _parse(source)
-    module.triple = triple
-    module.data_layout = str(machine.target_data)
-    _optimize(module, machine, opt_level)
-    try:
-        return machine.emit_object(module)
-    except RuntimeError as e:
-        raise CompileError(f"LLVM code generation failed for {triple}:\n{e}") from e
+    with parse_llvm_ir(source) as module:
+        module.triple = triple
+        module.data_layout = str(machine.target_data)
+        _optimize(module, machine, opt_level)
+        try:
+            return machine.emit_object(module)
+        except RuntimeError as e:
+            raise CompileError(f"LLVM code generation failed for {triple}:\n{e}") from e
 
 
 def _target_machine(triple: str, cpu: str, features: str, opt_level: int) -> llvm.TargetMachine:
@@ -66,17 +68,28 @@ def _target_machine(triple: str, cpu: str, features: str, opt_level: int) -> llv
     return target.create_target_machine(cpu=cpu, features=features, opt=opt_level, reloc="pic", codemodel="default")
 
 
-def _parse(source: str) -> llvm.ModuleRef:
-    """Parse and verify `source` in a fresh context; CompileError carries LLVM's diagnostics."""
+@contextlib.contextmanager
+def parse_llvm_ir(source: str) -> Iterator[llvm.ModuleRef]:
+    """Parse and verify LLVM IR text in a fresh context, for use inside the `with` block.
+
+    The module is closed when the block ends: llvmlite frees a module and its context in any order
+    when a reference cycle (a traceback, say) holds both, and a module freed after its context
+    crashes the process. Raises CompileError carrying LLVM's diagnostics.
+    """
     try:
         module = llvm.parse_assembly(source, llvm.create_context())
     except RuntimeError as e:
-        raise CompileError(f"LLVM IR does not parse:\n{str(e).removeprefix('LLVM IR parsing error')}") from e
+        message = str(e).removeprefix("LLVM IR parsing error\n")
+        raise CompileError(f"LLVM IR does not parse:\n{message}") from e
     try:
         module.verify()
     except RuntimeError as e:
+        module.close()
         raise CompileError(f"LLVM IR does not verify:\n{e}") from e
-    return module
+    try:
+        yield module
+    finally:
+        module.close()
 
 
 def _optimize(module: llvm.ModuleRef, machine: llvm.TargetMachine, opt_level: int) -> None:
