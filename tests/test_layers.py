@@ -78,7 +78,7 @@ def test_validate_catches_buffers_of_another_device_and_bad_scalars(monkeypatch,
     program = dev.compile("define void @k(ptr %p, i32 %n, i32 %x, i32 %y, i32 %z) {\n  ret void\n}\n")
     mine = dev.allocate(4)
     foreign = tinyhw.Buffer(object(), 64, tinyhw.BufferOptions(), handle=None)
-    with pytest.raises(TypeError, match=r"k\(buffer arg0, int32 arg1\)"):
+    with pytest.raises(TypeError, match=r"k\(buffer p, int32 n\)"):
         dev.launch(program, mine, 2**31)
     with pytest.raises(ValueError, match="another device"):
         dev.launch(program, foreign, 1)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinyhw.buffer import DEFAULT_OPTIONS, Buffer, BufferOptions
 from tinyhw.cache import CompileCache, cache_key, default_directory
+from tinyhw.errors import CompileError
 from tinyhw.program import Program
 
 if TYPE_CHECKING:
@@ -97,10 +98,15 @@ class Device:
         key = cache_key(self.backend.name, info.target, info.compiler, entry, source)
         if (program := self._programs.get(key)) is not None:
             return program
-        binary = self._cache.get(key)
-        if binary is None:
-            binary = self._compile(source, entry)
-            self._cache.put(key, binary)
+        cached = self._cache.get(key)
+        if cached is not None:
+            try:
+                program = self._programs[key] = self._load(cached)
+                return program
+            except CompileError:
+                pass  # a stale or damaged cache entry: compile afresh and overwrite it
+        binary = self._compile(source, entry)
+        self._cache.put(key, binary)
         program = self._programs[key] = self._load(binary)
         return program
 

@@ -161,7 +161,7 @@ def test_every_scalar_type_arrives_by_value():
 
 def test_signature_is_embedded():
     obj = compile_cpu_kernel(ADD)
-    expected = KernelSignature("k", ("ptr", "ptr", "ptr", "i32"))
+    expected = KernelSignature("k", ("ptr", "ptr", "ptr", "i32"), ("out", "a", "b", "n"))
     assert read_signature(obj) == expected
     with load_object(obj) as loaded:
         assert read_signature(loaded) == expected
@@ -185,6 +185,11 @@ def test_object_without_signature_is_refused():
 def test_invalid_ir_reports_llvm_message_with_position():
     with pytest.raises(CompileError, match=r"<string>:2:\d+: error: use of undefined value '%x'"):
         compile_cpu_kernel("define void @k(i32 %gx, i32 %gy, i32 %gz) {\n  %y = add i32 %x, 1\n  ret void\n}")
+
+
+def test_unknown_target_triple_is_a_compile_error():
+    with pytest.raises(CompileError, match="unknown target triple 'nosuch-arch-none'"):
+        compile_llvm_ir("define void @f() {\n  ret void\n}", "nosuch-arch-none")
 
 
 def test_ir_that_does_not_verify_is_reported():
@@ -220,6 +225,6 @@ def test_ambiguous_kernel_lists_candidates():
 
 
 def test_entry_picks_the_kernel():
-    assert read_signature(compile_cpu_kernel(TWO, entry="neg")) == KernelSignature("neg", ("ptr", "ptr"))
+    assert read_signature(compile_cpu_kernel(TWO, entry="neg")) == KernelSignature("neg", ("ptr", "ptr"), ("out", "a"))
     with pytest.raises(CompileError, match="'other'.*candidates: k, neg"):
         compile_cpu_kernel(TWO, entry="other")

@@ -15,8 +15,9 @@ runs one workgroup; the work-items of a workgroup are the kernel's own loop.
 which loads every user parameter once from the kernarg block (parameter i in the 8-byte slot at
 byte 8*i, little-endian, the value in the slot's low bytes) and runs the flat workgroup indices
 [start, end) with group_x = g % groups_x, group_y = g / groups_x % groups_y and
-group_z = g / (groups_x * groups_y). The kernel is made internal so LLVM inlines it there. The
-constant `@tinyhw.signature` ("NAME:type,type,...") makes the object self-describing.
+group_z = g / (groups_x * groups_y). The kernel is made internal and alwaysinline, so LLVM
+inlines it there and vectorises its loops for the host CPU. The constant `@tinyhw.signature`
+("NAME:type,type,...") makes the object self-describing.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "ENTRY_SYMBOL",
     "SCALAR_TYPES",
     "SIGNATURE_SYMBOL",
+    "BINARY_FORMAT",
     "KernelSignature",
     "compile_cpu_kernel",
     "read_signature",
@@ -44,6 +46,9 @@ ENTRY_SYMBOL = "tinyhw.entry"
 """The symbol of the generated entry point in a compiled CPU kernel."""
 SIGNATURE_SYMBOL = "tinyhw.signature"
 """The symbol of the constant "NAME:type,..." string describing a compiled CPU kernel."""
+BINARY_FORMAT = 1
+"""Version of this module's binary layout (entry point, signature text); part of the compile cache key."""
+
 SCALAR_TYPES = ("i8", "i16", "i32", "i64", "half", "bfloat", "float", "double")
 """LLVM types a scalar kernel parameter may have; the other parameter type is `ptr`."""
 
@@ -60,6 +65,7 @@ class KernelSignature:
 
     name: str
     params: tuple[str, ...]
+    names: tuple[str, ...] = ()
 
 
 def compile_cpu_kernel(source: str, entry: str | None = None) -> bytes:
@@ -71,7 +77,7 @@ def compile_cpu_kernel(source: str, entry: str | None = None) -> bytes:
     """
     with parse_llvm_ir(source) as module:
         kernel = _find_kernel(module, entry)
-        signature = KernelSignature(kernel.name, _check_abi(kernel))
+        signature = KernelSignature(kernel.name, _check_abi(kernel), _param_names(kernel))
         kernel.linkage = llvm.Linkage.internal
         kernel.add_function_attribute("alwaysinline")
         text = f"{module}\n{_entry_ir(signature)}"
@@ -88,7 +94,10 @@ def read_signature(obj_or_loaded: bytes | LoadedObject) -> KernelSignature:
     except (KeyError, ValueError) as e:
         raise CompileError(f"not a compiled tinyhw CPU kernel: {e}") from e
     name, _, params = text.decode().rpartition(":")
-    return KernelSignature(name, tuple(params.split(",")) if params else ())
+    pairs = [param.split(" ") for param in params.split(",")] if params else []
+    if not name or any(len(pair) != 2 for pair in pairs):
+        raise CompileError(f"malformed kernel signature {text!r}: the binary was made by another tinyhw version")
+    return KernelSignature(name, tuple(t for t, _ in pairs), tuple(n for _, n in pairs))
 
 
 def _signature_bytes(obj_or_loaded: bytes | LoadedObject) -> bytes:
@@ -132,6 +141,12 @@ def _check_abi(kernel: llvm.ValueRef) -> tuple[str, ...]:
     return params[:-3]
 
 
+def _param_names(kernel: llvm.ValueRef) -> tuple[str, ...]:
+    """The user parameters' names as written in the IR (`arg<i>` for unnamed or odd ones)."""
+    arguments = list(kernel.arguments)[:-3]
+    return tuple(a.name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", a.name) else f"arg{i}" for i, a in enumerate(arguments))
+
+
 def _entry_ir(signature: KernelSignature) -> str:
     """LLVM IR for @tinyhw.entry calling the kernel, and for the @tinyhw.signature constant."""
     loads = [
@@ -140,7 +155,7 @@ def _entry_ir(signature: KernelSignature) -> str:
         for i, t in enumerate(signature.params)
     ]
     args = "".join(f"{t} %p{i}, " for i, t in enumerate(signature.params))
-    text = f"{signature.name}:{','.join(signature.params)}".encode()
+    text = f"{signature.name}:{','.join(map(' '.join, zip(signature.params, signature.names)))}".encode()
     return f"""
 @"{SIGNATURE_SYMBOL}" = constant [{len(text)} x i8] c"{_escape(text)}"
 

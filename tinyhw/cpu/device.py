@@ -13,7 +13,7 @@ import os
 import platform
 
 from tinyhw.backend import DeviceInfo
-from tinyhw.cpu.compiler import compile_cpu_kernel, read_signature
+from tinyhw.cpu.compiler import BINARY_FORMAT, compile_cpu_kernel, read_signature
 from tinyhw.cpu.loader import LoadedObject, load_object
 from tinyhw.cpu.memory import CPUAllocator, total_memory
 from tinyhw.cpu.queue import CommandProcessor, CPUQueue
@@ -55,7 +55,7 @@ class CPUProgram(HCQProgram):
     def __init__(self, device: CPUDevice, loaded: LoadedObject) -> None:
         signature = read_signature(loaded)
         try:
-            params = tuple(Param(f"arg{i}", LLVM_KINDS[t]) for i, t in enumerate(signature.params))
+            params = tuple(Param(name, LLVM_KINDS[t]) for name, t in zip(signature.names, signature.params))
         except KeyError as unknown:
             raise CompileError(f"{signature.name}: unsupported parameter type {unknown}") from None
         offsets = tuple(KERNARG_SLOT * i for i in range(len(params)))
@@ -112,7 +112,7 @@ def _describe_host(threads: int) -> DeviceInfo:
         memory=total_memory(),
         compute_units=threads,
         target=f"{triple}/{cpu}/{feature_hash}",
-        compiler=compiler_version(),
+        compiler=f"tinyhw-cpu-{BINARY_FORMAT}/{compiler_version()}",
         details={"triple": triple, "cpu": cpu, "threads": threads},
     )
 

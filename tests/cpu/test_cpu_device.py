@@ -1,0 +1,50 @@
+"""The CPU device as a user sees it: kernels use every core, faults are reported, it closes cleanly."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import tinyhw
+
+THREAD_ID = """
+declare i64 @pthread_self()
+
+define void @thread_id(ptr %out, i32 %gx, i32 %gy, i32 %gz) {
+  %self = call i64 @pthread_self()
+  %slot = getelementptr i64, ptr %out, i32 %gx
+  store i64 %self, ptr %slot
+  ret void
+}
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores")
+def test_workgroups_are_spread_over_all_cores(cpu):
+    groups = 64
+    out = cpu.allocate(8 * groups)
+    cpu.launch(cpu.compile(THREAD_ID), out, global_size=groups)
+    ids = np.empty(groups, np.uint64)
+    cpu.copy(ids, out)
+    cpu.sync()
+    assert len(set(ids.tolist())) == min(cpu.info.compute_units, groups)
+
+
+def test_info_describes_the_host(cpu):
+    info = cpu.info
+    assert info.memory > 1 << 28 and info.compute_units == os.cpu_count()
+    assert info.target.startswith(info.details["triple"]) and "llvm" in info.compiler
+
+
+def test_close_stops_the_command_processor():
+    dev = tinyhw.Device("cpu")
+    dev.close()
+    before = {t.name for t in threading.enumerate()}
+    dev = tinyhw.Device("cpu")
+    dev.launch(dev.compile("define void @k(i32 %x, i32 %y, i32 %z) {\n  ret void\n}\n"))
+    dev.close()
+    assert {t.name for t in threading.enumerate() if t.is_alive()} <= before
+    assert tinyhw.Device("cpu") is not dev
