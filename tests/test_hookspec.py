@@ -9,7 +9,9 @@ import pytest
 from tinyhw.hookspec import DeviceOperations, Registration
 
 PARTS = ("Returns:", "Sync:", "Errors:", "Implementers:")
-HOOKS = [(cls, name) for cls in (Registration, DeviceOperations) for name, _ in inspect.getmembers(cls, inspect.isfunction)]
+HOOKS = [
+    (cls, name) for cls in (Registration, DeviceOperations) for name, _ in inspect.getmembers(cls, inspect.isfunction)
+]
 
 
 def test_the_contract_has_every_device_operation():

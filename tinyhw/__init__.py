@@ -1,10 +1,10 @@
 """tinyhw: drive accelerators from Python through allocate, copy, compile, launch, sync.
 
-    import numpy as np, tinyhw
-    dev = tinyhw.Device("cpu")             # or tinyhw.Device() for the default device
-    buf = dev.allocate(4096)
-    dev.copy(buf, np.arange(1024, dtype=np.float32))
-    dev.sync()
+import numpy as np, tinyhw
+dev = tinyhw.Device("cpu")             # or tinyhw.Device() for the default device
+buf = dev.allocate(4096)
+dev.copy(buf, np.arange(1024, dtype=np.float32))
+dev.sync()
 """
 
 from tinyhw.backend import API_VERSION, Backend, Capabilities, DeviceInfo, Layer

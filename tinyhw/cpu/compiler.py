@@ -144,7 +144,8 @@ def _check_abi(kernel: llvm.ValueRef) -> tuple[str, ...]:
 def _param_names(kernel: llvm.ValueRef) -> tuple[str, ...]:
     """The user parameters' names as written in the IR (`arg<i>` for unnamed or odd ones)."""
     arguments = list(kernel.arguments)[:-3]
-    return tuple(a.name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", a.name) else f"arg{i}" for i, a in enumerate(arguments))
+    plain = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+    return tuple(a.name if plain.fullmatch(a.name) else f"arg{i}" for i, a in enumerate(arguments))
 
 
 def _entry_ir(signature: KernelSignature) -> str:

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import functools
 import mmap
-import os
 import struct
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NoReturn
 
+from tinyhw.cpu.pages import flush_icache, map_pages, protect_pages, unmap_pages
+from tinyhw.cpu.symbols import resolve_externals
 from tinyhw.errors import CompileError
 from tinyhw.hcq.elf import (
     EM_AARCH64,
@@ -41,7 +39,6 @@ from tinyhw.hcq.elf import (
     Symbol,
     parse_elf,
 )
-from tinyhw.kernel.llvm import compile_llvm_ir, host_target
 
 __all__ = ["LoadedObject", "load_object"]
 
@@ -87,7 +84,7 @@ class LoadedObject:
     def close(self) -> None:
         """Unmap the object; calling it again does nothing. Its code must no longer run."""
         if self._base:
-            _munmap(self._base, self._size)
+            unmap_pages(self._base, self._size)
             self._base = 0
 
     def __enter__(self) -> LoadedObject:
@@ -109,12 +106,12 @@ def load_object(obj: bytes) -> LoadedObject:
         raise CompileError(f"cannot load object: {e}") from e
     arch = _arch(elf)
     layout = _plan(elf, arch)
-    externals = _resolve_externals(elf)
-    base = _mmap(layout.size)
+    externals = resolve_externals(elf)
+    base = map_pages(layout.size)
     try:
         _populate(elf, arch, layout, base, externals)
     except BaseException:
-        _munmap(base, layout.size)
+        unmap_pages(base, layout.size)
         raise
     return LoadedObject(base, layout.size, _symbol_table(elf, layout, base))
 
@@ -366,8 +363,8 @@ def _protect(arch: _Arch, layout: _Layout, base: int) -> None:
     """Flush the instruction cache where the machine needs it, then set each segment's protection."""
     for start, end, prot in layout.segments:
         if prot & mmap.PROT_EXEC and arch.flushes_icache:
-            _flush_icache(base + start, end - start)
-        _mprotect(base + start, end - start, prot)
+            flush_icache(base + start, end - start)
+        protect_pages(base + start, end - start, prot)
 
 
 def _symbol_table(elf: ElfFile, layout: _Layout, base: int) -> dict[str, tuple[int, int]]:
@@ -375,132 +372,3 @@ def _symbol_table(elf: ElfFile, layout: _Layout, base: int) -> dict[str, tuple[i
     named = [s for s in elf.symbols if s.name and s.section in layout.offsets and s.type != STT_SECTION]
     named.sort(key=lambda s: s.binding != STB_LOCAL)
     return {s.name: (base + layout.offsets[s.section] + s.value, s.size) for s in named}
-
-
-# --- external symbols --------------------------------------------------------------------------
-
-_RUNTIME_IR = r"""
-define bfloat @__truncsfbf2(float %x) {
-  %bits = bitcast float %x to i32
-  %high = lshr i32 %bits, 16
-  %odd = and i32 %high, 1
-  %bias = add i32 %odd, 32767
-  %rounded = add i32 %bits, %bias
-  %nearest = lshr i32 %rounded, 16
-  %quiet = or i32 %high, 64
-  %nan = fcmp uno float %x, 0.0
-  %result = select i1 %nan, i32 %quiet, i32 %nearest
-  %half = trunc i32 %result to i16
-  %bf = bitcast i16 %half to bfloat
-  ret bfloat %bf
-}
-
-; Round to float with round-to-odd, then to bfloat16 with round-to-nearest-even: exact overall.
-define bfloat @__truncdfbf2(double %x) {
-  %f = fptrunc double %x to float
-  %back = fpext float %f to double
-  %back.abs = call double @llvm.fabs.f64(double %back)
-  %x.abs = call double @llvm.fabs.f64(double %x)
-  %away = fcmp ogt double %back.abs, %x.abs
-  %bits = bitcast float %f to i32
-  %step = sext i1 %away to i32
-  %toward.zero = add i32 %bits, %step
-  %inexact = fcmp une double %back, %x
-  %sticky = zext i1 %inexact to i32
-  %odd = or i32 %toward.zero, %sticky
-  %rounded = bitcast i32 %odd to float
-  %bf = call bfloat @__truncsfbf2(float %rounded)
-  ret bfloat %bf
-}
-
-declare double @llvm.fabs.f64(double)
-"""
-_RUNTIME_SYMBOLS = frozenset({"__truncsfbf2", "__truncdfbf2"})
-_runtime: list[LoadedObject] = []
-_runtime_lock = threading.Lock()
-
-
-def _resolve_externals(elf: ElfFile) -> dict[str, int]:
-    """Addresses of the undefined symbols `elf` references; CompileError naming any not found."""
-    names = sorted({r.symbol.name for r in elf.relocations if not r.symbol.defined and r.symbol.name})
-    found = {name: _lookup(name) for name in names}
-    missing = [name for name, address in found.items() if address is None]
-    if missing:
-        raise CompileError(
-            f"undefined symbols {', '.join(map(repr, missing))}: not in the object, libc, libm, libgcc_s "
-            "or tinyhw's runtime helpers"
-        )
-    return found
-
-
-def _lookup(name: str) -> int | None:
-    """The address of external symbol `name` in the loaded libraries or the runtime helpers."""
-    for library in _libraries():
-        address = _library_symbol(library, name)
-        if address is not None:
-            return address
-    return _runtime_symbol(name) if name in _RUNTIME_SYMBOLS else None
-
-
-@functools.cache
-def _libraries() -> tuple[ctypes.CDLL, ...]:
-    """The process's global namespace (libc), libm and libgcc_s where they exist."""
-    found = [ctypes.util.find_library(name) for name in ("m", "gcc_s")]
-    return (ctypes.CDLL(None), *(ctypes.CDLL(path) for path in found if path))
-
-
-def _library_symbol(library: ctypes.CDLL, name: str) -> int | None:
-    try:
-        return ctypes.cast(library[name], ctypes.c_void_p).value
-    except AttributeError:
-        return None
-
-
-def _runtime_symbol(name: str) -> int:
-    """A helper from the runtime module, compiled and loaded on first use."""
-    with _runtime_lock:
-        if not _runtime:
-            _runtime.append(load_object(compile_llvm_ir(_RUNTIME_IR, *host_target())))
-    return _runtime[0].address(name)
-
-
-# --- memory ------------------------------------------------------------------------------------
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mmap.restype = ctypes.c_void_p
-_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int64]
-_libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-
-
-def _mmap(size: int) -> int:
-    """A fresh private anonymous read-write mapping of `size` bytes."""
-    address = _libc.mmap(None, size, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
-    if address in (None, ctypes.c_void_p(-1).value):
-        _raise_errno(f"mmap of {size} bytes")
-    return address
-
-
-def _mprotect(address: int, size: int, prot: int) -> None:
-    if _libc.mprotect(ctypes.c_void_p(address), size, prot) != 0:
-        _raise_errno(f"mprotect({address:#x}, {size}, {prot})")
-
-
-def _munmap(address: int, size: int) -> None:
-    if _libc.munmap(ctypes.c_void_p(address), size) != 0:
-        _raise_errno(f"munmap({address:#x}, {size})")
-
-
-def _raise_errno(what: str) -> NoReturn:
-    errno = ctypes.get_errno()
-    raise OSError(errno, f"{what} failed: {os.strerror(errno)}")
-
-
-def _flush_icache(address: int, size: int) -> None:
-    """Make code just written visible to instruction fetch (arm64: macOS or libgcc's helper)."""
-    if (invalidate := _lookup("sys_icache_invalidate")) is not None:
-        ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_size_t)(invalidate)(address, size)
-    elif (clear := _lookup("__clear_cache")) is not None:
-        ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(clear)(address, address + size)
-    else:
-        raise CompileError("cannot flush the instruction cache: no sys_icache_invalidate or __clear_cache found")

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import ctypes
-import mmap
 import os
 
 from tinyhw.buffer import BufferOptions
+from tinyhw.cpu.pages import map_pages, unmap_pages
 from tinyhw.errors import OutOfMemory
 from tinyhw.hcq.allocator import Allocation, HCQAllocator
 
 __all__ = ["CPUAllocator", "available_memory", "total_memory"]
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mmap.restype = ctypes.c_void_p
-_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
-_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-MAP_FAILED = ctypes.c_void_p(-1).value
 
 
 def _meminfo(field: str) -> int:
@@ -44,13 +37,14 @@ class CPUAllocator(HCQAllocator):
     """Allocates page-aligned, zero-filled anonymous mappings; every allocation is host-visible."""
 
     def _alloc(self, size: int, options: BufferOptions) -> Allocation:
-        address = _libc.mmap(None, size, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
-        if address in (None, MAP_FAILED):
-            raise OutOfMemory(f"mmap of {size} bytes failed: {os.strerror(ctypes.get_errno())}")
+        try:
+            address = map_pages(size)
+        except OSError as exc:
+            raise OutOfMemory(str(exc)) from None
         return Allocation(va=address, size=size, cpu_addr=address)
 
     def _release(self, allocation: Allocation) -> None:
-        _libc.munmap(allocation.cpu_addr, allocation.size)
+        unmap_pages(allocation.cpu_addr, allocation.size)
 
     def free_bytes(self) -> int:
         return available_memory()

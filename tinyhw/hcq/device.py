@@ -241,4 +241,3 @@ class HCQDevice(ABC):
 def _va(buffer: Buffer) -> int:
     handle = buffer.root.handle
     return handle.va + buffer.offset
-

@@ -1,9 +1,9 @@
 """Graphs: launches and copies recorded once on an HCQ device, replayed with one submission each.
 
-    graph = Graph(dev)
-    graph.launch(scale, out, Var("x"), 2.0, global_size=64)
-    graph.replay(x=buffer_a)      # encodes nothing again: patches the changed values in place
-    graph.replay(x=buffer_b)
+graph = Graph(dev)
+graph.launch(scale, out, Var("x"), 2.0, global_size=64)
+graph.replay(x=buffer_a)      # encodes nothing again: patches the changed values in place
+graph.replay(x=buffer_b)
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ class Graph:
         self._kernarg_bytes = 0
         self._last_replay = 0
 
-    def launch(self, program: HCQProgram, *args: Any, global_size: Any = (1, 1, 1), local_size: Any = (1, 1, 1)) -> None:
+    def launch(
+        self, program: HCQProgram, *args: Any, global_size: Any = (1, 1, 1), local_size: Any = (1, 1, 1)
+    ) -> None:
         """Record a launch; any argument may be a `Var` given at replay."""
         self._check_open()
         item = _Launch(program, args, as_size3(global_size, "global_size"), as_size3(local_size, "local_size"),
