@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
+import cffi
+
 from tinyhw.errors import DeviceFault
 from tinyhw.hcq.queue import HWQueue, Sym
 
@@ -29,13 +31,15 @@ __all__ = ["CPUQueue", "CommandProcessor"]
 
 WAIT, SIGNAL, TIMESTAMP, EXEC, COPY = 1, 2, 3, 4, 5
 LENGTHS = {WAIT: 5, SIGNAL: 5, TIMESTAMP: 3, EXEC: 8, COPY: 7}
-ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32)
+_ffi = cffi.FFI()  # cffi calls cost about half of ctypes' and release the GIL like them
+ENTRY_TYPE = "void(*)(uint64_t kernargs, int32_t start, int32_t end, int32_t groups_x, int32_t groups_y)"
 
 
 class CPUQueue(HWQueue):
     """A queue of CPU commands; runs kernels, copies and signals alike, in order."""
 
     __slots__ = ()
+    submit_copies_commands = True
 
     def _wait(self, signal: Signal, value: int | Sym) -> None:
         self._emit(WAIT)
@@ -67,7 +71,7 @@ class CPUQueue(HWQueue):
         return list(self.words)
 
     def _submit(self, device: Any) -> None:
-        device.processor.ring(self._bound if self._bound is not None else list(self.words))
+        device.processor.ring(list(self.words if self._bound is None else self._bound))
 
 
 class CommandProcessor:
@@ -82,6 +86,7 @@ class CommandProcessor:
         self.wakeup = threading.Condition()
         self._doorbell: SimpleQueue[list[int] | None] = SimpleQueue()
         self._entries: dict[int, Any] = {}
+        self._words64: dict[int, Any] = {}
         self._pool = ThreadPoolExecutor(threads - 1, f"{name}-core") if threads > 1 else None
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=f"{name}-cp", daemon=True)
@@ -116,7 +121,7 @@ class CommandProcessor:
             if op == EXEC:
                 self._exec(w[i + 1] | w[i + 2] << 32, w[i + 3] | w[i + 4] << 32, w[i + 5], w[i + 6], w[i + 7])
             elif op == SIGNAL:
-                ctypes.c_uint64.from_address(w[i + 1] | w[i + 2] << 32).value = w[i + 3] | w[i + 4] << 32
+                self._word64(w[i + 1] | w[i + 2] << 32)[0] = w[i + 3] | w[i + 4] << 32
                 with self.wakeup:
                     self.wakeup.notify_all()
             elif op == WAIT:
@@ -124,28 +129,37 @@ class CommandProcessor:
             elif op == COPY:
                 ctypes.memmove(w[i + 1] | w[i + 2] << 32, w[i + 3] | w[i + 4] << 32, w[i + 5] | w[i + 6] << 32)
             elif op == TIMESTAMP:
-                ctypes.c_uint64.from_address((w[i + 1] | w[i + 2] << 32) + 8).value = time.perf_counter_ns()
+                self._word64((w[i + 1] | w[i + 2] << 32) + 8)[0] = time.perf_counter_ns()
             else:
                 raise ValueError(f"unknown opcode {op} at word {i}")
             i += LENGTHS[op]
 
+    def _word64(self, address: int) -> Any:
+        """A cached uint64 pointer to `address` (signal values and timestamps)."""
+        pointer = self._words64.get(address)
+        if pointer is None:
+            pointer = self._words64[address] = _ffi.cast("uint64_t *", address)
+        return pointer
+
     def _wait(self, address: int, value: int) -> None:
-        current = ctypes.c_uint64.from_address(address)
-        while current.value < value and not self._stopping:
+        current = self._word64(address)
+        while current[0] < value and not self._stopping:
             with self.wakeup:
                 self.wakeup.wait(0.001)
 
     def _exec(self, entry: int, kernargs: int, gx: int, gy: int, gz: int) -> None:
-        function = self._entries.get(entry)
-        if function is None:
-            function = self._entries[entry] = ENTRY_TYPE(entry)
+        function = self._entries.get(entry) or self._function(entry)
         total = gx * gy * gz
-        parts = min(self.threads, total)
-        if parts <= 1 or self._pool is None:
+        if total == 1 or self._pool is None:
             function(kernargs, 0, total, gx, gy)
             return
+        parts = min(self.threads, total)
         bounds = [total * k // parts for k in range(parts + 1)]
         futures = [self._pool.submit(function, kernargs, bounds[k], bounds[k + 1], gx, gy) for k in range(1, parts)]
         function(kernargs, bounds[0], bounds[1], gx, gy)
         for future in futures:
             future.result()
+
+    def _function(self, entry: int) -> Any:
+        function = self._entries[entry] = _ffi.cast(ENTRY_TYPE, entry)
+        return function

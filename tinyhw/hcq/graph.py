@@ -48,9 +48,10 @@ class Graph:
     """A recorded sequence of launches and device-to-device copies on one HCQ device.
 
     Recording checks arguments like eager calls do, but enqueues nothing. The first `replay`
-    encodes the command streams and binds them in device memory; each replay then waits for the
-    previous replay, patches the timeline values, the `Var` arguments in the kernel-argument
-    memory and the `Var` copy addresses, and submits. Replays are ordered with the device's
+    encodes the command streams and binds them in device memory; each replay then patches the
+    timeline values, the `Var` arguments in the kernel-argument memory and the `Var` copy
+    addresses, and submits — first waiting for the previous replay where it still reads what is
+    patched (Var arguments, or bound commands the device reads in place). Replays are ordered with the device's
     other work like any operation. Used from one thread; lives as long as its device. Nearest equivalent: a CUDA
     graph; a Vulkan command buffer re-submitted with updated descriptors.
     """
@@ -89,7 +90,7 @@ class Graph:
         """Submit the recorded work with `values` for its Vars; asynchronous, like `launch`."""
         if not self._queues:
             self._build()
-        if self._last_replay:  # its bound commands and kernel arguments are about to be patched
+        if self._last_replay and self._patching_needs_idle:  # the last replay still reads what is patched
             self.impl.wait_timeline(self._last_replay)
         view = self._kernargs.handle.cpu_view() if self._kernargs is not None else None
         for item in self._launches:
@@ -101,6 +102,11 @@ class Graph:
             queue.submit(self.impl, symbols)
         self.impl.timeline_value = base + 1 + len(self._queues)
         self._last_replay = base + len(self._queues)
+
+    @property
+    def _patching_needs_idle(self) -> bool:
+        variable_args = any(item.variable for item in self._launches)
+        return variable_args or not all(queue.submit_copies_commands for queue in self._queues)
 
     def _resolve(self, item: _Launch, values: dict[str, Any]) -> tuple:
         try:

@@ -53,6 +53,10 @@ class HWQueue(ABC):
 
     __slots__ = ("words", "_patches", "_bound")
 
+    submit_copies_commands = False
+    """True when `submit` hands the device a copy of the commands (written into its ring), so a
+    bound queue may be patched and submitted again while the previous submission still runs."""
+
     def __init__(self) -> None:
         self.words: list[int] = []
         self._patches: list[tuple[int, Sym, int]] = []
