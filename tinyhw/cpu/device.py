@@ -98,9 +98,9 @@ class CPUDevice(HCQDevice):
         try:
             super().close()
         finally:
-            self.processor.stop()
-            for program in self._programs:
-                program.loaded.close()
+            if self.processor.stop():
+                for program in self._programs:
+                    program.loaded.close()
             self._programs.clear()
 
 

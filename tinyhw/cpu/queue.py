@@ -74,6 +74,10 @@ class CPUQueue(HWQueue):
         device.processor.ring(list(self.words if self._bound is None else self._bound))
 
 
+class _Abandoned(Exception):
+    """Raised inside the processor when the device closes while a WAIT is still unmet."""
+
+
 class CommandProcessor:
     """Executes submitted command words on a worker thread; kernels run on a pool of all cores.
 
@@ -96,18 +100,22 @@ class CommandProcessor:
         """Hand a command stream to the processor (the doorbell)."""
         self._doorbell.put(words)
 
-    def stop(self) -> None:
-        """Stop after the submitted work; a processor stuck in a WAIT is abandoned (daemon thread)."""
+    def stop(self) -> bool:
+        """Stop: work behind an unmet WAIT is abandoned. False if a kernel is still running after 1 s
+        (its daemon thread is left behind, and the caller must keep its code and memory mapped)."""
         self._stopping = True
         self._doorbell.put(None)
         self._thread.join(timeout=1.0)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         while (words := self._doorbell.get()) is not None:
             try:
                 self._execute(words)
+            except _Abandoned:
+                return
             except Exception as exc:
                 self.on_fault(DeviceFault(f"{self.name}: command processor fault: {exc!r}"))
                 with self.wakeup:
@@ -143,7 +151,9 @@ class CommandProcessor:
 
     def _wait(self, address: int, value: int) -> None:
         current = self._word64(address)
-        while current[0] < value and not self._stopping:
+        while current[0] < value:
+            if self._stopping:
+                raise _Abandoned  # the device is closing: run nothing after this wait
             with self.wakeup:
                 self.wakeup.wait(0.001)
 

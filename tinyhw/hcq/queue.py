@@ -148,6 +148,7 @@ class HWQueue(ABC):
 
     def _memory_barrier(self) -> None:
         """Default: nothing to do, for queues whose commands are already ordered and coherent."""
+        return None
 
     def _bind(self, device: Any) -> Any:
         """Copy `words` into device memory; return a writable uint32 view of them."""
