@@ -185,19 +185,18 @@ def _slice(side: Buffer | memoryview, offset: int, size: int) -> Buffer | memory
     return side[offset : offset + size]
 
 
-_SIZE3_CACHE: dict[Any, Size3] = {}
-
-
 def as_size3(size: Any, what: str) -> Size3:
     """`size` (an int or 1 to 3 ints) as an (x, y, z) tuple of positive ints; ValueError otherwise."""
+    if type(size) is tuple and len(size) == 3:  # the common case, checked without building anything
+        x, y, z = size
+        if type(x) is int and type(y) is int and type(z) is int and x > 0 and y > 0 and z > 0:
+            return size  # type: ignore[return-value]
+    elif type(size) is int and size > 0:
+        return (size, 1, 1)
     try:
-        return _SIZE3_CACHE[size]  # launches repeat a handful of sizes: skip re-checking them
-    except (KeyError, TypeError):
-        pass
-    dims = (size,) if isinstance(size, int) else tuple(size)
+        dims = tuple(size)
+    except TypeError:  # not a sequence (e.g. 2.0): reported below as a bad size, naming `what`
+        dims = (size,)
     if not 1 <= len(dims) <= 3 or any(type(d) is not int or d < 1 for d in dims):
         raise ValueError(f"{what} must be 1 to 3 positive ints, got {size!r}")
-    dims += (1,) * (3 - len(dims))
-    if len(_SIZE3_CACHE) < 4096 and type(size) in (int, tuple):
-        _SIZE3_CACHE[size] = dims  # type: ignore[assignment]
-    return dims  # type: ignore[return-value]
+    return dims + (1,) * (3 - len(dims))  # type: ignore[return-value]

@@ -211,7 +211,8 @@ def _device_hooks(name: str, impl: Any, layers: list[Layer]) -> Any:
         missing = [op for op in REQUIRED_OPERATIONS if not getattr(manager.hook, op).get_hookimpls()]
         if missing:
             raise PluginError(f"{name}: {type(impl).__name__} does not implement required operations {missing}")
-        for layer in layers:
+        # pluggy calls the last-registered wrapper first: register in reverse so the first listed is outermost
+        for layer in reversed(layers):
             manager.register(layer.create(name, impl), name=f"layer:{layer.name}")
         manager.check_pending()
     except pluggy.PluginValidationError as exc:

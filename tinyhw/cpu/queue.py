@@ -31,6 +31,10 @@ __all__ = ["CPUQueue", "CommandProcessor"]
 
 WAIT, SIGNAL, TIMESTAMP, EXEC, COPY = 1, 2, 3, 4, 5
 LENGTHS = {WAIT: 5, SIGNAL: 5, TIMESTAMP: 3, EXEC: 8, COPY: 7}
+SPLIT_SECONDS = 100e-6
+"""A launch is spread over the cores only when its workgroups took longer than this on one core
+(handing work to the other threads costs tens of microseconds)."""
+
 _ffi = cffi.FFI()  # cffi calls cost about half of ctypes' and release the GIL like them
 ENTRY_TYPE = "void(*)(uint64_t kernargs, int32_t start, int32_t end, int32_t groups_x, int32_t groups_y)"
 
@@ -91,6 +95,7 @@ class CommandProcessor:
         self._doorbell: SimpleQueue[list[int] | None] = SimpleQueue()
         self._entries: dict[int, Any] = {}
         self._words64: dict[int, Any] = {}
+        self._cost: dict[int, float] = {}  # seconds per workgroup of each kernel, from its last run
         self._pool = ThreadPoolExecutor(threads - 1, f"{name}-core") if threads > 1 else None
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=f"{name}-cp", daemon=True)
@@ -158,15 +163,20 @@ class CommandProcessor:
                 self.wakeup.wait(0.001)
 
     def _exec(self, entry: int, kernargs: int, gx: int, gy: int, gz: int) -> None:
+        """Run all workgroups; spread them over the cores when the kernel's measured cost is worth it."""
         function = self._entries.get(entry) or self._function(entry)
         total = gx * gy * gz
-        if total == 1 or self._pool is None:
-            function(kernargs, 0, total, gx, gy)
-            return
         parts = min(self.threads, total)
+        if parts == 1 or self._pool is None or self._cost.get(entry, SPLIT_SECONDS) * total < SPLIT_SECONDS:
+            start = time.perf_counter()
+            function(kernargs, 0, total, gx, gy)
+            self._cost[entry] = (time.perf_counter() - start) / total
+            return
         bounds = [total * k // parts for k in range(parts + 1)]
         futures = [self._pool.submit(function, kernargs, bounds[k], bounds[k + 1], gx, gy) for k in range(1, parts)]
+        start = time.perf_counter()
         function(kernargs, bounds[0], bounds[1], gx, gy)
+        self._cost[entry] = (time.perf_counter() - start) / bounds[1]
         for future in futures:
             future.result()
 

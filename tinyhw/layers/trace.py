@@ -15,10 +15,21 @@ __all__ = ["TraceLayer"]
 logger = logging.getLogger("tinyhw.trace")
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at each record, so later redirections (pytest, contextlib) apply."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)  # StreamHandler.__init__ would pin today's sys.stderr
+
+    @property
+    def stream(self) -> Any:  # type: ignore[override]
+        return sys.stderr
+
+
 def _default_handler() -> None:
     """Log to stderr unless the application configured the `tinyhw.trace` logger itself."""
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

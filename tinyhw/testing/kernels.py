@@ -31,58 +31,83 @@ __all__ = ["KERNEL_NAMES", "LLVM_CPU", "kernels_for"]
 KERNEL_NAMES = ("empty", "fill_u32", "add_f32", "increment_u32", "scale_f32", "grid_u32", "scalars_i64")
 """The kernels every backend must provide, by name."""
 
-_GROUP_IDS = "i32 %gx, i32 %gy, i32 %gz"
-
-
-def _cpu_kernel(name: str, params: str, body: str) -> str:
-    """An LLVM IR CPU kernel `name(params..., group ids)` whose entry block is `body`."""
-    separator = ", " if params else ""
-    return f"define void @{name}({params}{separator}{_GROUP_IDS}) {{\nentry:\n{body}\n}}\n"
-
-
-def _element(array: str, type_: str, index: str = "%gx") -> str:
-    """IR putting the address of `array`[`index`] (an i32) in %`array`.p."""
-    return f"  %{array}.i = zext i32 {index} to i64\n  %{array}.p = getelementptr inbounds {type_}, ptr %{array}, i64 %{array}.i\n"
-
-
 LLVM_CPU: dict[str, str] = {
-    "empty": _cpu_kernel("empty", "", "  ret void"),
-    "fill_u32": _cpu_kernel(
-        "fill_u32", "ptr %out, i32 %value", _element("out", "i32") + "  store i32 %value, ptr %out.p\n  ret void"
-    ),
-    "add_f32": _cpu_kernel(
-        "add_f32",
-        "ptr %a, ptr %b, ptr %out",
-        _element("a", "float") + _element("b", "float") + _element("out", "float")
-        + "  %av = load float, ptr %a.p\n  %bv = load float, ptr %b.p\n  %r = fadd float %av, %bv\n"
-        + "  store float %r, ptr %out.p\n  ret void",
-    ),  # fmt: skip
-    "increment_u32": _cpu_kernel(
-        "increment_u32",
-        "ptr %x",
-        _element("x", "i32") + "  %v = load i32, ptr %x.p\n  %r = add i32 %v, 1\n  store i32 %r, ptr %x.p\n  ret void",
-    ),
-    "scale_f32": _cpu_kernel(
-        "scale_f32",
-        "ptr %x, float %s",
-        _element("x", "float") + "  %v = load float, ptr %x.p\n  %r = fmul float %v, %s\n  store float %r, ptr %x.p\n"
-        "  ret void",
-    ),
-    "grid_u32": _cpu_kernel(
-        "grid_u32",
-        "ptr %out, i32 %nx, i32 %ny",
-        "  %zy = mul i32 %gz, %ny\n  %row = add i32 %zy, %gy\n  %rx = mul i32 %row, %nx\n  %idx = add i32 %rx, %gx\n"
-        + _element("out", "i32", "%idx") + "  store i32 %idx, ptr %out.p\n  ret void",
-    ),  # fmt: skip
-    "scalars_i64": _cpu_kernel(
-        "scalars_i64",
-        "ptr %out, i64 %a, double %b",
-        "  %first = icmp eq i32 %gx, 0\n  br i1 %first, label %write, label %done\nwrite:\n  store i64 %a, ptr %out\n"
-        "  %t = fptosi double %b to i64\n  %p1 = getelementptr inbounds i64, ptr %out, i64 1\n  store i64 %t, ptr %p1\n"
-        "  br label %done\ndone:\n  ret void",
-    ),
+    "empty": """
+define void @empty(i32 %group_x, i32 %group_y, i32 %group_z) {
+  ret void
 }
-"""The suite's kernels in LLVM IR for the CPU kernel ABI (see `tinyhw.cpu.compiler`)."""
+""",
+    "fill_u32": """
+define void @fill_u32(ptr %out, i32 %value, i32 %group_x, i32 %group_y, i32 %group_z) {
+  %i = zext i32 %group_x to i64
+  %p = getelementptr inbounds i32, ptr %out, i64 %i
+  store i32 %value, ptr %p
+  ret void
+}
+""",
+    "add_f32": """
+define void @add_f32(ptr %a, ptr %b, ptr %out, i32 %group_x, i32 %group_y, i32 %group_z) {
+  %i = zext i32 %group_x to i64
+  %pa = getelementptr inbounds float, ptr %a, i64 %i
+  %pb = getelementptr inbounds float, ptr %b, i64 %i
+  %po = getelementptr inbounds float, ptr %out, i64 %i
+  %va = load float, ptr %pa
+  %vb = load float, ptr %pb
+  %r = fadd float %va, %vb
+  store float %r, ptr %po
+  ret void
+}
+""",
+    "increment_u32": """
+define void @increment_u32(ptr %x, i32 %group_x, i32 %group_y, i32 %group_z) {
+  %i = zext i32 %group_x to i64
+  %p = getelementptr inbounds i32, ptr %x, i64 %i
+  %v = load i32, ptr %p
+  %r = add i32 %v, 1
+  store i32 %r, ptr %p
+  ret void
+}
+""",
+    "scale_f32": """
+define void @scale_f32(ptr %x, float %s, i32 %group_x, i32 %group_y, i32 %group_z) {
+  %i = zext i32 %group_x to i64
+  %p = getelementptr inbounds float, ptr %x, i64 %i
+  %v = load float, ptr %p
+  %r = fmul float %v, %s
+  store float %r, ptr %p
+  ret void
+}
+""",
+    "grid_u32": """
+define void @grid_u32(ptr %out, i32 %nx, i32 %ny, i32 %group_x, i32 %group_y, i32 %group_z) {
+  %zy = mul i32 %group_z, %ny
+  %row = add i32 %zy, %group_y
+  %rx = mul i32 %row, %nx
+  %idx = add i32 %rx, %group_x
+  %i = zext i32 %idx to i64
+  %p = getelementptr inbounds i32, ptr %out, i64 %i
+  store i32 %idx, ptr %p
+  ret void
+}
+""",
+    "scalars_i64": """
+define void @scalars_i64(ptr %out, i64 %a, double %b, i32 %group_x, i32 %group_y, i32 %group_z) {
+entry:
+  %first = icmp eq i32 %group_x, 0
+  br i1 %first, label %write, label %done
+write:
+  store i64 %a, ptr %out
+  %t = fptosi double %b to i64
+  %p1 = getelementptr inbounds i64, ptr %out, i64 1
+  store i64 %t, ptr %p1
+  br label %done
+done:
+  ret void
+}
+""",
+}
+"""The suite's kernels in LLVM IR for the CPU kernel ABI (see `tinyhw.cpu.compiler`): user
+parameters, then the workgroup ids `i32 %group_x, i32 %group_y, i32 %group_z`."""
 
 BUILTIN: dict[str, dict[str, str]] = {"llvm-cpu": LLVM_CPU}
 """Built-in kernel sources by renderer name."""
