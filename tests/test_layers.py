@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import types
 
 import numpy as np
 import pluggy
@@ -83,3 +84,24 @@ def test_validate_catches_buffers_of_another_device_and_bad_scalars(monkeypatch,
     with pytest.raises(ValueError, match="another device"):
         dev.launch(program, foreign, 1)
     dev.free(mine)
+
+
+def test_first_listed_layer_is_outermost(monkeypatch, closing, plugin):
+    calls = []
+
+    class Recorder:
+        def __init__(self, tag):
+            self.tag = tag
+
+        @tinyhw.hookimpl(wrapper=True)
+        def sync(self):
+            calls.append(self.tag)
+            return (yield)
+
+    module = types.ModuleType("order_layers")
+    module.tinyhw_layers = tinyhw.hookimpl(
+        lambda: [tinyhw.Layer(tag, lambda name, impl, tag=tag: Recorder(tag)) for tag in ("outer", "inner")]
+    )
+    plugin(module, "order_layers")
+    reopen(monkeypatch, "outer,inner").sync()
+    assert calls == ["outer", "inner"]

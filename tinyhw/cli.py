@@ -36,7 +36,10 @@ USAGE_ERROR = 2
 
 def main(argv: list[str] | None = None) -> int:
     """Run the `tinyhw` command with `argv` (default: sys.argv[1:]); returns the exit status."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # --help, or a usage error argparse already printed
+        return stop.code if isinstance(stop.code, int) else USAGE_ERROR
     try:
         with _closing_new_devices():
             return args.command(args)
@@ -45,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"tinyhw: error: {_one_line(str(exc))}", file=sys.stderr)
         return USAGE_ERROR
+    except KeyboardInterrupt:
+        return 130
     except BrokenPipeError:  # `tinyhw devices | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
@@ -74,7 +79,14 @@ def _closing_new_devices() -> Iterator[None]:
     finally:
         for device in registry.open_devices():
             if id(device) not in before:
-                device.close()
+                _close(device)
+
+
+def _close(device: Device) -> None:
+    try:
+        device.close()
+    except Exception as exc:  # the command's own result stands; a failing close is worth a warning only
+        print(f"tinyhw: warning: closing {device.name} failed: {_one_line(str(exc))}", file=sys.stderr)
 
 
 # -- tinyhw devices --
@@ -82,11 +94,12 @@ def _closing_new_devices() -> Iterator[None]:
 
 def _devices(args: argparse.Namespace) -> int:
     registry.discover()
+    records = sorted(registry.plugins.values(), key=lambda record: record.name)
     print("plugins:")
-    for record in registry.plugins.values():
+    for record in records:
         print(f"  {record.name} {record.version}: {_plugin_status(record)}")
     working = 0
-    for record in registry.plugins.values():
+    for record in records:
         for backend in record.backends:
             working += _show_backend(record, backend)
     layers = registry.layers()
@@ -125,7 +138,7 @@ def _show_device(name: str, renderer: str | None) -> bool:
     except Exception as exc:
         print(f"  {name}: error: {_one_line(str(exc))}")
         return False
-    print(f"  {name}: {info.name}, {info.memory / GIB:.1f} GiB, {info.compute_units} compute units, "
+    print(f"  {name}: {info.name}, {info.memory / GIB:.1f} GiB, {_plural(info.compute_units, 'compute unit')}, "
           f"target {info.target}, renderer {renderer}")  # fmt: skip
     return True
 
@@ -191,7 +204,7 @@ def _selftest(args: argparse.Namespace) -> int:
     for name in names:
         if name not in available and f"{name}:0" not in available:
             registry.open_device(name)  # raises DeviceNotFound or PluginError with the plugin's own error
-    results = [SelfTest(name).run() for name in names]
+    results = [SelfTest(name if ":" in name else f"{name}:0").run() for name in names]
     print(f"\n{sum(results)} of {len(results)} devices passed")
     return 0 if all(results) else 1
 
@@ -201,7 +214,6 @@ class SelfTest:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.device: Device | None = None
         self.buffers: list[Any] = []
 
     def run(self) -> bool:
@@ -209,27 +221,26 @@ class SelfTest:
         print(f"\n{self.name}")
         try:
             self._round_trip()
-        except Exception as exc:
+        except Exception as exc:  # a failed run leaves its buffers to the device's close
             print(f"  FAIL: {_one_line(f'{type(exc).__name__}: {exc}')}")
             return False
-        finally:
-            self._free()
         print("  PASS")
         return True
 
     def _round_trip(self) -> None:
-        device = self.device = self._step("open", registry.open_device, self.name)
+        device = self._step("open", registry.open_device, self.name)
         source = self._step("kernel source", _add_f32_source, device)
         a, b = (np.random.default_rng(seed).standard_normal(SELFTEST_ELEMENTS, dtype=np.float32) for seed in (1, 2))
         self.buffers = self._step("allocate", lambda: [device.allocate(a.nbytes) for _ in range(3)])
         buf_a, buf_b, buf_out = self.buffers
         self._step("copy in", lambda: (device.copy(buf_a, a), device.copy(buf_b, b)))
-        program = self._step("compile", device.compile, source, "add_f32")
+        program = self._step("compile", device.compile, source)
         self._step("launch", lambda: device.launch(program, buf_a, buf_b, buf_out, global_size=SELFTEST_ELEMENTS))
         self._step("sync", device.sync)
         out = np.zeros_like(a)
         self._step("copy out", lambda: (device.copy(out, buf_out), device.sync()))
         self._step("check", _check_sum, out, a + b)
+        self._step("free", lambda: [device.free(buffer) for buffer in self.buffers])
 
     def _step(self, label: str, action: Callable[..., Any], *args: Any) -> Any:
         print(f"  {label:<14}", end="", flush=True)
@@ -241,11 +252,6 @@ class SelfTest:
             raise
         print(f"{(time.perf_counter() - start) * 1e3:10.3f} ms")
         return result
-
-    def _free(self) -> None:
-        for buffer in self.buffers:
-            if not buffer.freed:
-                self.device.free(buffer)
 
 
 def _add_f32_source(device: Device) -> str:
@@ -259,6 +265,10 @@ def _check_sum(out: np.ndarray, expected: np.ndarray) -> None:
         wrong = np.flatnonzero(out != expected)
         raise AssertionError(f"{wrong.size} of {out.size} elements wrong; first at [{wrong[0]}]: "
                              f"{out[wrong[0]]} != {expected[wrong[0]]}")  # fmt: skip
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _one_line(text: str) -> str:

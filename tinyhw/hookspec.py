@@ -40,7 +40,7 @@ class Registration:
     """Hooks a plugin *module* implements to announce what it provides."""
 
     @hookspec
-    def tinyhw_backends() -> list[Backend]:
+    def tinyhw_backends(self) -> list[Backend]:
         """Describe the device backends this plugin provides.
 
         Returns: a list of `tinyhw.Backend` descriptors (name, priority, API version, device
@@ -55,7 +55,7 @@ class Registration:
         """
 
     @hookspec
-    def tinyhw_layers() -> list[Layer]:
+    def tinyhw_layers(self) -> list[Layer]:
         """Describe the layers this plugin provides (see `tinyhw.Layer`).
 
         Returns: a list of `tinyhw.Layer` descriptors; an empty list if none.
@@ -68,7 +68,7 @@ class Registration:
         """
 
     @hookspec(firstresult=True)
-    def tinyhw_conformance_kernels(renderer: str) -> dict[str, str] | None:
+    def tinyhw_conformance_kernels(self, renderer: str) -> dict[str, str] | None:
         """Provide kernel sources for the conformance suite in a backend's source language.
 
         renderer: the `Backend.renderer` name of the device under test.
@@ -88,7 +88,7 @@ class DeviceOperations:
     """Hooks an opened device object implements; layers wrap them."""
 
     @hookspec(firstresult=True)
-    def allocate(size: int, options: BufferOptions) -> Buffer:
+    def allocate(self, size: int, options: BufferOptions) -> Buffer:
         """Allocate device memory.
 
         size: bytes, > 0 (checked by the caller). options: placement and visibility hints.
@@ -106,7 +106,7 @@ class DeviceOperations:
         """
 
     @hookspec
-    def free(buffer: Buffer) -> None:
+    def free(self, buffer: Buffer) -> None:
         """Release a buffer returned by `allocate`.
 
         buffer: a whole (non-view) buffer of this device, not yet freed (checked by the caller).
@@ -122,7 +122,7 @@ class DeviceOperations:
         """
 
     @hookspec
-    def copy(dst: Buffer | memoryview, src: Buffer | memoryview, size: int) -> None:
+    def copy(self, dst: Buffer | memoryview, src: Buffer | memoryview, size: int) -> None:
         """Copy `size` bytes host->device, device->host or device->device.
 
         dst, src: a `Buffer` (possibly a view) of this device, or a contiguous host memoryview of
@@ -142,7 +142,7 @@ class DeviceOperations:
         """
 
     @hookspec(firstresult=True)
-    def compile(source: str | bytes, entry: str | None) -> bytes:
+    def compile(self, source: str | bytes, entry: str | None) -> bytes:
         """Compile kernel source in the backend's language into a binary.
 
         source: text (or bytes) in the language named by the backend's `renderer`.
@@ -159,7 +159,7 @@ class DeviceOperations:
         """
 
     @hookspec(firstresult=True)
-    def load(binary: bytes) -> Program:
+    def load(self, binary: bytes) -> Program:
         """Load a binary produced by `compile` (now or from the cache) onto the device.
 
         binary: bytes from `compile` for this device's target.
@@ -175,7 +175,7 @@ class DeviceOperations:
 
     @hookspec
     def launch(
-        program: Program, args: tuple, global_size: tuple[int, int, int], local_size: tuple[int, int, int]
+        self, program: Program, args: tuple, global_size: tuple[int, int, int], local_size: tuple[int, int, int]
     ) -> None:
         """Enqueue one run of `program`.
 
@@ -197,7 +197,7 @@ class DeviceOperations:
         """
 
     @hookspec
-    def close() -> None:
+    def close(self) -> None:
         """Release the device: wait for outstanding work (unless it failed), free its resources.
 
         Returns: None. After `close` the implementation object is not used again.
@@ -211,7 +211,7 @@ class DeviceOperations:
         """
 
     @hookspec
-    def sync() -> None:
+    def sync(self) -> None:
         """Wait until every operation enqueued so far on this device has completed.
 
         Returns: None, once the timeline has passed the last enqueued operation and host

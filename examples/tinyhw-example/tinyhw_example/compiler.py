@@ -4,12 +4,13 @@ A kernel is one Python function. Its first three parameters are the workgroup id
 parameter is annotated with its kind, a string:
 
     def add_f32(gx, gy, gz, a: "buffer", b: "buffer", out: "buffer"):
-        out.view(np.float32)[gx] = a.view(np.float32)[gx] + b.view(np.float32)[gx]
+        view(out, np.float32)[gx] = view(a, np.float32)[gx] + view(b, np.float32)[gx]
 
-A "buffer" parameter arrives as a writable uint8 numpy array over the buffer's bytes (the kernel
-views it as the type it needs); a scalar parameter ("uint32", "float32", ... any of
-`tinyhw.program.SCALAR_KINDS` but bfloat16, which numpy lacks) arrives as a numpy scalar of that
-kind. `np` is numpy. One call runs one workgroup; its work-items are the kernel's own loop.
+A "buffer" parameter arrives as a writable uint8 numpy array over the buffer's bytes, and
+`view(buffer, dtype)` gives its whole elements of another type; a scalar parameter ("uint32",
+"float32", ... any of `tinyhw.program.SCALAR_KINDS` but bfloat16, which numpy lacks) arrives as a
+numpy scalar of that kind. `np` is numpy. One call runs one workgroup; its work-items are the
+kernel's own loop.
 
 The binary is a magic line, a JSON line naming the kernel and its parameters, then the source.
 """
@@ -26,7 +27,7 @@ import numpy as np
 from tinyhw import CompileError, Param
 from tinyhw.program import SCALAR_KINDS
 
-__all__ = ["KINDS", "compile_kernel", "load_kernel"]
+__all__ = ["KINDS", "compile_kernel", "load_kernel", "view"]
 
 MAGIC = b"tinyhw-example kernel v1\n"
 GROUP_IDS = ["gx", "gy", "gz"]
@@ -53,12 +54,18 @@ def load_kernel(binary: bytes) -> tuple[str, tuple[Param, ...], Callable[..., An
         name, params = meta["name"], tuple(Param(pname, kind) for pname, kind in meta["params"])
     except (ValueError, KeyError, TypeError) as exc:
         raise CompileError(f"malformed tinyhw-example kernel binary: {exc}") from None
-    namespace: dict[str, Any] = {"np": np, "__name__": f"tinyhw_example.kernel.{name}"}
+    namespace: dict[str, Any] = {"np": np, "view": view, "__name__": f"tinyhw_example.kernel.{name}"}
     try:
         exec(compile(source, f"<kernel {name}>", "exec"), namespace)
     except Exception as exc:
         raise CompileError(f"kernel {name}: loading failed: {type(exc).__name__}: {exc}") from None
     return name, params, namespace[name]
+
+
+def view(buffer: np.ndarray, dtype: Any) -> np.ndarray:
+    """The whole elements of `dtype` in a buffer parameter (bytes past the last whole element are left out)."""
+    itemsize = np.dtype(dtype).itemsize
+    return buffer[: len(buffer) - len(buffer) % itemsize].view(dtype)
 
 
 def _parse(text: str) -> ast.Module:
@@ -84,10 +91,11 @@ def _find(tree: ast.Module, entry: str | None) -> ast.FunctionDef:
 
 def _params(function: ast.FunctionDef) -> list[Param]:
     args = function.args
-    if [a.arg for a in args.args[:3]] != GROUP_IDS or args.posonlyargs or args.vararg or args.kwonlyargs \
-            or args.kwarg or args.defaults:  # fmt: skip
-        raise CompileError(f"line {function.lineno}: kernel {function.name} must be `def {function.name}(gx, gy, gz, "
-                           f"<annotated params>)` with no defaults, *args, **kwargs or keyword-only params")  # fmt: skip
+    extras = args.posonlyargs or args.vararg or args.kwonlyargs or args.kwarg or args.defaults
+    if [a.arg for a in args.args[:3]] != GROUP_IDS or extras:
+        shape = f"def {function.name}(gx, gy, gz, <annotated params>)"
+        raise CompileError(f"line {function.lineno}: kernel {function.name} must be `{shape}` "
+                           "with no defaults, *args, **kwargs or keyword-only params")  # fmt: skip
     return [_param(function, arg) for arg in args.args[3:]]
 
 

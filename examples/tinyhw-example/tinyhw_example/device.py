@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from tinyhw import Buffer, BufferOptions, DeviceFault, DeviceInfo, OutOfMemory, Param, Program, hookimpl
+from tinyhw_example import __version__
 from tinyhw_example.compiler import KINDS, compile_kernel, load_kernel
 
 __all__ = ["ExampleDevice", "ExampleProgram", "MEMORY_BYTES"]
@@ -41,15 +42,20 @@ class ExampleProgram(Program):
         self._binders = tuple(_bind_buffer if p.kind == "buffer" else _scalar_binder(p.kind) for p in params)
 
     def bind(self, args: tuple) -> list[Any]:
-        """The kernel's arguments for `args`: numpy views for buffers, numpy scalars; TypeError names the signature."""
+        """The kernel's arguments for `args`: numpy views of buffers, numpy scalars.
+
+        TypeError naming the signature for a wrong count or kind; ValueError for a freed buffer.
+        """
         if len(args) != len(self.params):
             raise self.argument_error(args, f"expected {len(self.params)} arguments, got {len(args)}")
         bound = []
         for i, (arg, param, binder) in enumerate(zip(args, self.params, self._binders)):
             try:
                 bound.append(binder(self.device, arg))
-            except (TypeError, ValueError, OverflowError) as exc:
+            except TypeError as exc:
                 raise self.argument_error(args, f"argument {i} ({param}): {exc}") from None
+            except ValueError as exc:  # a freed buffer
+                raise ValueError(f"kernel {self.signature}: argument {i} ({param}): {exc}") from None
         return bound
 
 
@@ -70,7 +76,10 @@ def _scalar_binder(kind: str) -> Callable[[ExampleDevice, Any], Any]:
 
 
 def _int_in(arg: Any, low: int, high: int) -> int:
-    value = operator.index(arg) if not isinstance(arg, bool | np.bool_) else None
+    try:
+        value = None if isinstance(arg, bool | np.bool_) else operator.index(arg)
+    except TypeError:
+        value = None
     if value is None or not low <= value <= high:
         raise TypeError(f"expected an int in [{low}, {high}], got {arg!r}")
     return value
@@ -86,8 +95,6 @@ class ExampleDevice:
     """One example device; `tinyhw.Device("example")` opens it through the backend's `open`."""
 
     def __init__(self, name: str) -> None:
-        from tinyhw_example import __version__
-
         self.name, self.used = name, 0
         self.fault: DeviceFault | None = None
         self.info = DeviceInfo(
