@@ -20,6 +20,7 @@ __all__ = ["HCQDevice", "HostRing"]
 
 HOST_VISIBLE = BufferOptions(host_visible=True)
 SIGNAL_BYTES = 16
+OPERATION_LOG_MASK = 255
 
 
 class HostRing:
@@ -76,6 +77,7 @@ class HCQDevice(ABC):
         self.name, self.info, self.allocator = name, info, allocator
         self.error: TinyHWError | None = None
         self.timeline_value = 1
+        self.operation_log: list[str | None] = [None] * (OPERATION_LOG_MASK + 1)  # queue of each recent value
         self._signal_pages: list[Buffer] = []
         self._free_signal_slots: list[tuple[memoryview, int]] = []
         self.timeline = self.new_signal("timeline")
@@ -125,6 +127,7 @@ class HCQDevice(ABC):
         queue.exec(program, ring.allocation.va + offset, global_size, local_size)
         queue.signal(self.timeline, value).submit(self)
         self.timeline_value = value + 1
+        self.operation_log[value & OPERATION_LOG_MASK] = "compute"  # next_timeline_value, inlined for speed
 
     @hookimpl
     def sync(self) -> None:
@@ -151,10 +154,12 @@ class HCQDevice(ABC):
         """Wrap 16 bytes of signal memory; backends override to return their Signal subclass."""
         return Signal(self.name, name, memory, va)
 
-    def next_timeline_value(self) -> int:
-        """Reserve the next timeline value; the caller's submission must signal it."""
+    def next_timeline_value(self, queue: str) -> int:
+        """Reserve the next timeline value for a submission to `queue` ("compute", "copy", ...),
+        which must signal it; the name is what a DeviceHang reports if that submission never ends."""
         value = self.timeline_value
         self.timeline_value = value + 1
+        self.operation_log[value & OPERATION_LOG_MASK] = queue
         return value
 
     def wait_timeline(self, value: int) -> None:
@@ -162,8 +167,11 @@ class HCQDevice(ABC):
         try:
             self.timeline.wait(value)
         except DeviceHang as hang:
-            self.error = hang
-            raise
+            stuck = self.timeline.value + 1
+            queue = self.operation_log[stuck & OPERATION_LOG_MASK] if value - stuck <= OPERATION_LOG_MASK else None
+            where = f" (the {queue} queue's operation {stuck} never completed)" if queue else ""
+            self.error = DeviceHang(f"{hang}{where}")
+            raise self.error from None
 
     def record_fault(self, fault: DeviceFault) -> None:
         """Called by a backend when the device reports an execution fault; raised at the next sync."""
@@ -181,7 +189,7 @@ class HCQDevice(ABC):
     # -- copies through staging memory --
 
     def _enqueue_copy(self, dst: int, src: int, size: int) -> int:
-        value = self.next_timeline_value()
+        value = self.next_timeline_value("copy")
         queue = self.copy_queue_type().wait(self.timeline, value - 1)
         queue.copy(dst, src, size).signal(self.timeline, value).submit(self)
         return value

@@ -12,7 +12,7 @@ from typing import Any
 
 from tinyhw.buffer import Buffer, BufferOptions
 from tinyhw.device import Device, as_size3
-from tinyhw.hcq.device import HCQDevice
+from tinyhw.hcq.device import OPERATION_LOG_MASK, HCQDevice
 from tinyhw.hcq.program import HCQProgram
 from tinyhw.hcq.queue import HWQueue, Sym
 
@@ -101,6 +101,8 @@ class Graph:
         for queue in self._queues:
             queue.submit(self.impl, symbols)
         self.impl.timeline_value = base + 1 + len(self._queues)
+        for value in range(base + 1, base + 1 + len(self._queues)):
+            self.impl.operation_log[value & OPERATION_LOG_MASK] = "graph"
         self._last_replay = base + len(self._queues)
 
     @property

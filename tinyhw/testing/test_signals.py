@@ -33,7 +33,7 @@ def short_timeout(monkeypatch: pytest.MonkeyPatch) -> int:
 def block_timeline_on(device: tinyhw.Device, signal: Signal, value: int = 1) -> int:
     """Enqueue a submission that waits for `signal` >= `value`; returns the timeline value it signals."""
     impl = device.impl
-    step = impl.next_timeline_value()
+    step = impl.next_timeline_value("compute")
     queue = impl.compute_queue_type().wait(impl.timeline, step - 1).wait(signal, value)
     queue.signal(impl.timeline, step).submit(impl)
     return step
@@ -55,6 +55,7 @@ def test_hang_raises_device_hang_naming_device_and_values(tinyhw_open, short_tim
     elapsed = time.monotonic() - start
     message = str(hang.value)
     assert device.name in message and str(step) in message and str(step - 1) in message, message
+    assert "compute queue" in message, message
     assert short_timeout / 1000 * 0.9 <= elapsed < 10, f"hang reported after {elapsed:.2f} s"
 
 
@@ -99,7 +100,7 @@ def test_a_signal_set_from_the_host_releases_a_waiting_queue(tinyhw_device: tiny
 def test_timestamps_are_written_in_microseconds_and_increase(tinyhw_device: tinyhw.Device) -> None:
     impl = tinyhw_device.impl
     first, second, gate = impl.new_signal("first"), impl.new_signal("second"), impl.new_signal("gate")
-    step = impl.next_timeline_value()
+    step = impl.next_timeline_value("compute")
     queue = impl.compute_queue_type().wait(impl.timeline, step - 1).timestamp(first).wait(gate, 1).timestamp(second)
     queue.signal(impl.timeline, step).submit(impl)
     later(0.05, lambda: setattr(gate, "value", 1))
