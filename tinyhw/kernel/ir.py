@@ -17,7 +17,7 @@ Statements give the structure: `Store` (optionally masked), `Range` (a counted l
     n = k.scalar("n", int32)
     with k.range(256) as i:
         idx = k.group_id(0) * 256 + i
-        k.store(out, idx, a[idx] + b[idx], mask=idx < n)
+        k.store(out, idx, load(a, idx, mask=idx < n) + load(b, idx, mask=idx < n), mask=idx < n)
     kernel = k.build()
 
 A kernel runs over a grid of workgroups given at launch (`global_size`); each workgroup has
@@ -357,6 +357,8 @@ def cast(x: Value, dtype: DType) -> Value:
     """Convert `x` to `dtype`; constants fold."""
     if x.dtype == dtype:
         return x
+    if x.dtype.count != dtype.count:
+        raise IRError(f"cannot cast {x.dtype} to {dtype}: a cast keeps the number of lanes")
     if x.op == "const" and x.dtype.count == 1:
         return const(x.value, dtype) if dtype.kind != "b" else const(x.value != 0, dtype)
     return Value("cast", dtype, (x,))

@@ -52,6 +52,11 @@ def simplify_binary(op: str, a: Value, b: Value, dtype) -> Value:
         return folded
     if op in COMMUTATIVE and a.op == "const" and b.op != "const":
         a, b = b, a
+    if scalar and a.dtype.kind == "b" and op in ("and", "or"):
+        if b.op == "const":  # x & True, x | False -> x; x & False -> False; x | True -> True
+            return a if b.value == (op == "and") else b
+        if a == b:
+            return a
     if scalar and a.dtype.kind in "iu":
         if (simpler := _simplify_int(op, a, b, dtype)) is not None:
             return simpler

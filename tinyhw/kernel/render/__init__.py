@@ -1,0 +1,82 @@
+"""Renderers: kernel IR to a backend's source language, and compiling kernels on a device.
+
+A renderer is a function `Kernel -> RenderedKernel`, registered in `RENDERERS` under the name a
+backend gives as `Backend.renderer`. `compile_kernel(device, kernel)` renders with the device's
+renderer and compiles through `Device.compile`, remembering the Program per device and kernel.
+
+    from tinyhw.kernel.render import compile_kernel
+    program = compile_kernel(tinyhw.Device("cpu"), kernel)
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from tinyhw.kernel.ir import Kernel
+from tinyhw.kernel.render.base import RenderedKernel
+from tinyhw.kernel.render.llvm import render_llvm
+from tinyhw.kernel.render.llvm_dialects import AMDGPU, CPU, NVPTX
+from tinyhw.kernel.render.opencl import render_opencl
+
+if TYPE_CHECKING:
+    from tinyhw.device import Device
+    from tinyhw.program import Program
+
+__all__ = ["RENDERERS", "RenderedKernel", "compile_kernel", "render"]
+
+RENDERERS: dict[str, Callable[[Kernel], RenderedKernel]] = {
+    "llvm-cpu": partial(render_llvm, dialect=CPU),
+    "llvm-amdgpu": partial(render_llvm, dialect=AMDGPU),
+    "llvm-nvptx": partial(render_llvm, dialect=NVPTX),
+    "opencl": render_opencl,
+}
+"""Renderer functions by `Backend.renderer` name."""
+
+
+def render(kernel: Kernel, renderer: str) -> RenderedKernel:
+    """Render `kernel` with the renderer named `renderer`; ValueError listing the known ones if unknown."""
+    function = RENDERERS.get(renderer)
+    if function is None:
+        raise ValueError(f"unknown renderer {renderer!r}; known: {', '.join(sorted(RENDERERS))}")
+    return function(kernel)
+
+
+class _Programs:
+    """One device's compiled kernels: by identity first (one dict lookup), then by value."""
+
+    __slots__ = ("by_id", "by_kernel")
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, tuple[Kernel, Program]] = {}
+        self.by_kernel: dict[Kernel, Program] = {}
+
+
+_PROGRAMS: weakref.WeakKeyDictionary[Device, _Programs] = weakref.WeakKeyDictionary()
+
+
+def compile_kernel(device: Device, kernel: Kernel) -> Program:
+    """The Program for `kernel` on `device`: rendered with `device.backend.renderer` and compiled once.
+
+    A kernel seen before (the same object, or an equal one) costs a dict lookup; a new one is
+    rendered and passed to `Device.compile` (which has its own cache by source text, in memory and
+    on disk). Raises ValueError when the device has no renderer, IRError for IR the renderer
+    cannot express, and CompileError from the device's compiler.
+    """
+    programs = _PROGRAMS.get(device)
+    if programs is None:
+        programs = _PROGRAMS[device] = _Programs()
+    hit = programs.by_id.get(id(kernel))
+    if hit is not None and hit[0] is kernel:
+        return hit[1]
+    program = programs.by_kernel.get(kernel)
+    if program is None:
+        renderer = device.backend.renderer
+        if renderer is None:
+            raise ValueError(f"device {device.name} (backend {device.backend.name}) has no kernel renderer")
+        rendered = render(kernel, renderer)
+        program = programs.by_kernel[kernel] = device.compile(rendered.source, rendered.entry)
+    programs.by_id[id(kernel)] = (kernel, program)  # holds `kernel`, so its id is not reused
+    return program
