@@ -161,7 +161,7 @@ def test_every_scalar_type_arrives_by_value():
 
 def test_signature_is_embedded():
     obj = compile_cpu_kernel(ADD)
-    expected = KernelSignature("k", ("ptr", "ptr", "ptr", "i32"), ("out", "a", "b", "n"))
+    expected = KernelSignature("k", ("ptr", "ptr", "ptr", "i32"), ("out", "a", "b", "n"), (False,) * 4)
     assert read_signature(obj) == expected
     with load_object(obj) as loaded:
         assert read_signature(loaded) == expected
@@ -225,6 +225,12 @@ def test_ambiguous_kernel_lists_candidates():
 
 
 def test_entry_picks_the_kernel():
-    assert read_signature(compile_cpu_kernel(TWO, entry="neg")) == KernelSignature("neg", ("ptr", "ptr"), ("out", "a"))
+    expected = KernelSignature("neg", ("ptr", "ptr"), ("out", "a"), (False, False))
+    assert read_signature(compile_cpu_kernel(TWO, entry="neg")) == expected
     with pytest.raises(CompileError, match="'other'.*candidates: k, neg"):
         compile_cpu_kernel(TWO, entry="other")
+
+
+def test_zeroext_parameters_are_unsigned():
+    source = "define void @k(i32 zeroext %u, i32 %s, i8 zeroext %flag, i32 %x, i32 %y, i32 %z) {\n  ret void\n}\n"
+    assert read_signature(compile_cpu_kernel(source)).unsigned == (True, False, True)

@@ -48,3 +48,19 @@ def test_close_stops_the_command_processor():
     dev.close()
     assert {t.name for t in threading.enumerate() if t.is_alive()} <= before
     assert tinyhw.Device("cpu") is not dev
+
+
+def test_unsigned_scalars_take_their_full_range(cpu):
+    program = cpu.compile(
+        "define void @put(ptr %out, i32 zeroext %v, i32 %x, i32 %y, i32 %z) {\n"
+        "  store i32 %v, ptr %out\n  ret void\n}\n"
+    )
+    assert [p.kind for p in program.params] == ["buffer", "uint32"]
+    out = cpu.allocate(4)
+    cpu.launch(program, out, 0xDEADBEEF)
+    result = np.zeros(1, np.uint32)
+    cpu.copy(result, out)
+    cpu.sync()
+    assert result[0] == 0xDEADBEEF
+    with pytest.raises(TypeError, match="put"):
+        cpu.launch(program, out, -1)

@@ -46,7 +46,7 @@ ENTRY_SYMBOL = "tinyhw.entry"
 """The symbol of the generated entry point in a compiled CPU kernel."""
 SIGNATURE_SYMBOL = "tinyhw.signature"
 """The symbol of the constant "NAME:type,..." string describing a compiled CPU kernel."""
-BINARY_FORMAT = 1
+BINARY_FORMAT = 2
 """Version of this module's binary layout (entry point, signature text); part of the compile cache key."""
 
 SCALAR_TYPES = ("i8", "i16", "i32", "i64", "half", "bfloat", "float", "double")
@@ -65,7 +65,8 @@ class KernelSignature:
 
     name: str
     params: tuple[str, ...]
-    names: tuple[str, ...] = ()
+    names: tuple[str, ...]
+    unsigned: tuple[bool, ...]
 
 
 def compile_cpu_kernel(source: str, entry: str | None = None) -> bytes:
@@ -77,7 +78,7 @@ def compile_cpu_kernel(source: str, entry: str | None = None) -> bytes:
     """
     with parse_llvm_ir(source) as module:
         kernel = _find_kernel(module, entry)
-        signature = KernelSignature(kernel.name, _check_abi(kernel), _param_names(kernel))
+        signature = KernelSignature(kernel.name, _check_abi(kernel), _param_names(kernel), _unsigned(kernel))
         kernel.linkage = llvm.Linkage.internal
         kernel.add_function_attribute("alwaysinline")
         text = f"{module}\n{_entry_ir(signature)}"
@@ -94,10 +95,11 @@ def read_signature(obj_or_loaded: bytes | LoadedObject) -> KernelSignature:
     except (KeyError, ValueError) as e:
         raise CompileError(f"not a compiled tinyhw CPU kernel: {e}") from e
     name, _, params = text.decode().rpartition(":")
-    pairs = [param.split(" ") for param in params.split(",")] if params else []
-    if not name or any(len(pair) != 2 for pair in pairs):
+    fields = [param.split(" ") for param in params.split(",")] if params else []
+    if not name or any(len(f) not in (2, 3) for f in fields):
         raise CompileError(f"malformed kernel signature {text!r}: the binary was made by another tinyhw version")
-    return KernelSignature(name, tuple(t for t, _ in pairs), tuple(n for _, n in pairs))
+    return KernelSignature(name, tuple(f[0] for f in fields), tuple(f[1] for f in fields),
+                           tuple(len(f) == 3 for f in fields))  # fmt: skip
 
 
 def _signature_bytes(obj_or_loaded: bytes | LoadedObject) -> bytes:
@@ -148,6 +150,11 @@ def _param_names(kernel: llvm.ValueRef) -> tuple[str, ...]:
     return tuple(a.name if plain.fullmatch(a.name) else f"arg{i}" for i, a in enumerate(arguments))
 
 
+def _unsigned(kernel: llvm.ValueRef) -> tuple[bool, ...]:
+    """Which user parameters are unsigned integers: those marked `zeroext`."""
+    return tuple(b"zeroext" in a.attributes for a in list(kernel.arguments)[:-3])
+
+
 def _entry_ir(signature: KernelSignature) -> str:
     """LLVM IR for @tinyhw.entry calling the kernel, and for the @tinyhw.signature constant."""
     loads = [
@@ -156,7 +163,8 @@ def _entry_ir(signature: KernelSignature) -> str:
         for i, t in enumerate(signature.params)
     ]
     args = "".join(f"{t} %p{i}, " for i, t in enumerate(signature.params))
-    text = f"{signature.name}:{','.join(map(' '.join, zip(signature.params, signature.names)))}".encode()
+    fields = [f"{t} {n}{' u' if u else ''}" for t, n, u in zip(signature.params, signature.names, signature.unsigned)]
+    text = f"{signature.name}:{','.join(fields)}".encode()
     return f"""
 @"{SIGNATURE_SYMBOL}" = constant [{len(text)} x i8] c"{_escape(text)}"
 

@@ -55,7 +55,8 @@ class CPUProgram(HCQProgram):
     def __init__(self, device: CPUDevice, loaded: LoadedObject) -> None:
         signature = read_signature(loaded)
         try:
-            params = tuple(Param(name, LLVM_KINDS[t]) for name, t in zip(signature.names, signature.params))
+            kinds = [("u" if u else "") + LLVM_KINDS[t] for t, u in zip(signature.params, signature.unsigned)]
+            params = tuple(Param(name, kind) for name, kind in zip(signature.names, kinds))
         except KeyError as unknown:
             raise CompileError(f"{signature.name}: unsupported parameter type {unknown}") from None
         offsets = tuple(KERNARG_SLOT * i for i in range(len(params)))

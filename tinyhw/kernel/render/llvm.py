@@ -130,7 +130,8 @@ class _Renderer(ValueEmitter):
         if p.dtype.kind == "b":  # passed as a byte, as in memory
             self.params[p.args[0]] = f"%{self.names(p.args[0] + '.bool')}"
             self.entry.append(f"  {self.params[p.args[0]]} = icmp ne i8 {name}, 0")
-        return f"{memory_type(p.dtype)} {name}"
+        unsigned = " zeroext" if p.dtype.kind in "ub" else ""  # the CPU ABI reads zeroext as an unsigned parameter
+        return f"{memory_type(p.dtype)}{unsigned} {name}"
 
     def _local_arrays(self) -> None:
         for buf in self.kernel.locals:
