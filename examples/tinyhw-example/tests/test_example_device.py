@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from tinyhw_example.kernels import KERNELS
 
 import tinyhw
+from tinyhw_example.kernels import KERNELS
 
 
 @pytest.fixture
