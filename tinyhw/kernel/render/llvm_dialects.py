@@ -93,6 +93,9 @@ class Dialect:
         if dtype.itemsize == 8 and op in MATH_OPS and op not in self.float64_math:
             raise IRError(f"float64 {op} is not supported by the {self.name} dialect (no device math library); "
                           "cast to float32 first")  # fmt: skip
+        key = f"{op}:{dtype.name}"
+        if key in self.expand:
+            return (EXPANSIONS[key] if key in EXPANSIONS else EXPANSIONS[op])(*v.args)
         return EXPANSIONS[op](*v.args) if op in self.expand else None
 
 
@@ -110,6 +113,7 @@ CPU = Dialect(
     name="cpu",
     renderer="llvm-cpu",
     functions={("erf", "float32"): "erff", ("erf", "float64"): "erf"},
+    expand=frozenset({"exp:float32", "exp2:float32"}),  # polynomials that vectorise; libm's expf does not
 )
 """The host CPU under tinyhw.cpu.compiler's ABI."""
 
