@@ -35,6 +35,11 @@ SPLIT_SECONDS = 100e-6
 """A launch is spread over the cores only when its workgroups took longer than this on one core
 (handing work to the other threads costs tens of microseconds)."""
 
+INLINE_SECONDS = 20e-6
+INLINE_COPY_BYTES = 1 << 20
+"""An idle processor runs kernels measured below INLINE_SECONDS, and copies up to INLINE_COPY_BYTES,
+on the submitting thread: waking the worker thread and then the waiting host costs more."""
+
 _ffi = cffi.FFI()  # cffi calls cost about half of ctypes' and release the GIL like them
 ENTRY_TYPE = "void(*)(uint64_t kernargs, int32_t start, int32_t end, int32_t groups_x, int32_t groups_y)"
 
@@ -98,11 +103,27 @@ class CommandProcessor:
         self._cost: dict[int, float] = {}  # seconds per workgroup of each kernel, from its last run
         self._pool = ThreadPoolExecutor(threads - 1, f"{name}-core") if threads > 1 else None
         self._stopping = False
+        self._submitted = self._completed = 0  # hand-offs to the worker; each counter has one writer
         self._thread = threading.Thread(target=self._run, name=f"{name}-cp", daemon=True)
         self._thread.start()
 
     def ring(self, words: list[int]) -> None:
-        """Hand a command stream to the processor (the doorbell)."""
+        """Hand a command stream to the processor (the doorbell).
+
+        When the processor is idle, the cheap leading commands (known-short kernels, small
+        copies, satisfied waits, signals) run right here on the submitting thread — a hand-off
+        to the worker costs more than they do; the rest goes to the worker, in order.
+        """
+        if self._submitted == self._completed:
+            try:
+                start = self._execute_inline(words)
+            except Exception as exc:
+                self._fault(exc)
+                return
+            if start == len(words):
+                return
+            words = words[start:]
+        self._submitted += 1
         self._doorbell.put(words)
 
     def stop(self) -> bool:
@@ -122,30 +143,52 @@ class CommandProcessor:
             except _Abandoned:
                 return
             except Exception as exc:
-                self.on_fault(DeviceFault(f"{self.name}: command processor fault: {exc!r}"))
-                with self.wakeup:
-                    self.wakeup.notify_all()
+                self._fault(exc)
                 return
+            self._completed += 1
+
+    def _fault(self, exc: Exception) -> None:
+        self.on_fault(DeviceFault(f"{self.name}: command processor fault: {exc!r}"))
+        with self.wakeup:
+            self.wakeup.notify_all()
 
     def _execute(self, w: list[int]) -> None:
         i, n = 0, len(w)
         while i < n:
-            op = w[i]
-            if op == EXEC:
-                self._exec(w[i + 1] | w[i + 2] << 32, w[i + 3] | w[i + 4] << 32, w[i + 5], w[i + 6], w[i + 7])
-            elif op == SIGNAL:
-                self._word64(w[i + 1] | w[i + 2] << 32)[0] = w[i + 3] | w[i + 4] << 32
-                with self.wakeup:
-                    self.wakeup.notify_all()
-            elif op == WAIT:
-                self._wait(w[i + 1] | w[i + 2] << 32, w[i + 3] | w[i + 4] << 32)
-            elif op == COPY:
-                ctypes.memmove(w[i + 1] | w[i + 2] << 32, w[i + 3] | w[i + 4] << 32, w[i + 5] | w[i + 6] << 32)
-            elif op == TIMESTAMP:
-                self._word64((w[i + 1] | w[i + 2] << 32) + 8)[0] = time.perf_counter_ns()
-            else:
-                raise ValueError(f"unknown opcode {op} at word {i}")
-            i += LENGTHS[op]
+            i += self._step(w[i], w, i)
+
+    def _execute_inline(self, w: list[int]) -> int:
+        """Run commands while each is cheap; the index of the first one left for the worker."""
+        i, n = 0, len(w)
+        while i < n and self._cheap(w[i], w, i):
+            i += self._step(w[i], w, i)
+        return i
+
+    def _cheap(self, op: int, w: list[int], i: int) -> bool:
+        if op == EXEC:
+            cost = self._cost.get(w[i + 1] | w[i + 2] << 32)
+            return cost is not None and cost * w[i + 5] * w[i + 6] * w[i + 7] < INLINE_SECONDS
+        if op == WAIT:
+            return self._word64(w[i + 1] | w[i + 2] << 32)[0] >= (w[i + 3] | w[i + 4] << 32)
+        return op != COPY or (w[i + 5] | w[i + 6] << 32) <= INLINE_COPY_BYTES
+
+    def _step(self, op: int, w: list[int], i: int) -> int:
+        """Execute the command at word i; its length in words."""
+        if op == EXEC:
+            self._exec(w[i + 1] | w[i + 2] << 32, w[i + 3] | w[i + 4] << 32, w[i + 5], w[i + 6], w[i + 7])
+        elif op == SIGNAL:
+            self._word64(w[i + 1] | w[i + 2] << 32)[0] = w[i + 3] | w[i + 4] << 32
+            with self.wakeup:
+                self.wakeup.notify_all()
+        elif op == WAIT:
+            self._wait(w[i + 1] | w[i + 2] << 32, w[i + 3] | w[i + 4] << 32)
+        elif op == COPY:
+            ctypes.memmove(w[i + 1] | w[i + 2] << 32, w[i + 3] | w[i + 4] << 32, w[i + 5] | w[i + 6] << 32)
+        elif op == TIMESTAMP:
+            self._word64((w[i + 1] | w[i + 2] << 32) + 8)[0] = time.perf_counter_ns()
+        else:
+            raise ValueError(f"unknown opcode {op} at word {i}")
+        return LENGTHS[op]
 
     def _word64(self, address: int) -> Any:
         """A cached uint64 pointer to `address` (signal values and timestamps)."""
