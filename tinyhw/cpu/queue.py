@@ -37,8 +37,10 @@ SPLIT_SECONDS = 100e-6
 
 INLINE_SECONDS = 20e-6
 INLINE_COPY_BYTES = 1 << 20
-"""An idle processor runs kernels measured below INLINE_SECONDS, and copies up to INLINE_COPY_BYTES,
-on the submitting thread: waking the worker thread and then the waiting host costs more."""
+INLINE_WORDS = 64
+"""An idle processor runs submissions of up to INLINE_WORDS words on the submitting thread, as far as
+their kernels were measured below INLINE_SECONDS and their copies are up to INLINE_COPY_BYTES: waking
+the worker thread and then the waiting host costs more."""
 
 _ffi = cffi.FFI()  # cffi calls cost about half of ctypes' and release the GIL like them
 ENTRY_TYPE = "void(*)(uint64_t kernargs, int32_t start, int32_t end, int32_t groups_x, int32_t groups_y)"
@@ -110,11 +112,12 @@ class CommandProcessor:
     def ring(self, words: list[int]) -> None:
         """Hand a command stream to the processor (the doorbell).
 
-        When the processor is idle, the cheap leading commands (known-short kernels, small
-        copies, satisfied waits, signals) run right here on the submitting thread — a hand-off
-        to the worker costs more than they do; the rest goes to the worker, in order.
+        When the processor is idle, a short submission's cheap leading commands (known-short
+        kernels, small copies, satisfied waits, signals) run right here on the submitting thread —
+        a hand-off to the worker costs more than they do; the rest goes to the worker, in order.
+        Long submissions (graphs) go to the worker, so the host prepares the next one meanwhile.
         """
-        if self._submitted == self._completed:
+        if self._submitted == self._completed and len(words) <= INLINE_WORDS:
             try:
                 start = self._execute_inline(words)
             except Exception as exc:
