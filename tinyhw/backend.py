@@ -19,7 +19,8 @@ class Capabilities:
     features: names of optional features it supports (e.g. "hcq" for the command-queue API with
     signals, "host-visible-memory").
     unsupported: feature name -> reason, shown by `tinyhw devices` and used by the conformance
-    suite to skip tests with that reason.
+    suite to skip tests with that reason. A data type the device cannot compute with is declared
+    as "dtype:<name>" (e.g. "dtype:float64"); the tensor frontend refuses it with that reason.
     expected_failures: conformance test name -> reason; reported as xfail, and as an error if the
     test unexpectedly passes, so the list stays honest.
     """
