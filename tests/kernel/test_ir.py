@@ -135,3 +135,12 @@ def test_malformed_ir_raises_ir_error(build) -> None:
     k = KernelBuilder("k")
     with pytest.raises(IRError):
         build(k, k.scalar("n", int32), k.scalar("f", float32))
+
+
+def test_constant_factors_above_the_divisor_split_into_multiple_and_remainder():
+    k = KernelBuilder("windows")
+    with k.range(4) as o, k.range(3) as r:
+        window = o * 8 + r * 35  # a sliding-window index: 35 = 34 + 1
+        assert window % 34 == o * 8 + r
+        assert window // 34 == r
+        assert (o * 12 + r + 5) // 12 == o

@@ -107,18 +107,28 @@ def _divmod(op: str, a: Value, c: int, dtype) -> Value | None:
         return const(0, dtype) if op == "div" else a
     if op == "div" and a.op == "div" and a.args[1].op == "const":
         return a.args[0] // (a.args[1].value * c)
-    terms = _terms(a)
+    terms = [part for term in _terms(a) for part in _split_multiple(term, c)]
     exact = [t for t in terms if _multiple_of(t, c)]
     rest = [t for t in terms if not _multiple_of(t, c)]
     if not exact:
         return None
     rest_value = functools.reduce(operator.add, rest) if rest else const(0, dtype)
-    rest_low, rest_high = bounds(rest_value)
-    if rest_low < 0 or (op == "div" and rest_high >= c):
+    if bounds(rest_value)[0] < 0:
         return None
     if op == "mod":
         return rest_value % c
-    return functools.reduce(operator.add, [_divide_exact(t, c) for t in exact])
+    return functools.reduce(operator.add, [_divide_exact(t, c) for t in exact]) + rest_value // c
+
+
+def _split_multiple(term: Value, c: int) -> list[Value]:
+    """`term` as [a multiple of c, the remainder] when its constant factor is c or more: x*35 -> x*34, x."""
+    if term.op == "const" and term.value >= c:
+        q, m = divmod(term.value, c)
+        return [const(q * c, term.dtype)] + ([const(m, term.dtype)] if m else [])
+    if term.op == "mul" and term.args[1].op == "const" and term.args[1].value > c:
+        q, m = divmod(term.args[1].value, c)
+        return [term.args[0] * (q * c)] + ([term.args[0] * m] if m else [])
+    return [term]
 
 
 def _divide_exact(term: Value, c: int) -> Value:
