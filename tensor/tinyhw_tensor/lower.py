@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from tinyhw.kernel.dtypes import DType, bool_
 from tinyhw.kernel.ir import Kernel, KernelBuilder, Value, binary, const
+from tinyhw.kernel.llvm import host_target
 from tinyhw_tensor.evaluate import Evaluator, compute_dtype, splat
 from tinyhw_tensor.graph import ELEMENTWISE, Node, is_reshape
 from tinyhw_tensor.view import View, flatten
@@ -93,8 +95,9 @@ class Plan:
     out_shape, red_shape: merged output and reduced dims; groups: the reduction input's merged
     dims (lists of original dims, in order). lanes > 1 vectorises: `mode` "reduce" runs the last
     reduced dim `lanes` at a time into a vector accumulator (summed across lanes at the end);
-    "output" computes `lanes` consecutive outputs of the last output dim at once (a vector
-    accumulator per output row, `unroll` rows of the dim before it at a time — matmul's tile).
+    "output" computes `lanes` consecutive outputs of the last output dim at once, and `tile`
+    ((output dim, count), ...) unrolls other output dims: a vector accumulator for every
+    combination — matmul's register tile. The first tile dim (the rows) runs innermost.
     """
 
     out_shape: tuple[int, ...]
@@ -103,23 +106,26 @@ class Plan:
     axes: tuple[int, ...]
     mode: str = "scalar"
     lanes: int = 1
-    unroll: int = 1
+    tile: tuple[tuple[int, int], ...] = ()
 
     def loop_layout(self) -> tuple[list[int], list[int]]:
         """(order, steps): output dims from the outermost loop in, and each dim's step per iteration."""
         steps, order = [1] * len(self.out_shape), list(range(len(self.out_shape)))
         if self.mode == "output":
             steps[-1] = self.lanes
-            if self.unroll > 1:
-                steps[-2] = self.unroll
-                order[-2:] = order[-1], order[-2]  # the lane block outside the unrolled rows: it stays in cache
+            for d, count in self.tile:
+                steps[d] = count
+            if self.tile:  # the rows innermost: the lane block they share stays in cache
+                order.remove(self.tile[0][0])
+                order.append(self.tile[0][0])
         return order, steps
 
     def rows(self, base: list[Value]) -> list[tuple[Value, ...]]:
-        """The output indices one iteration computes: `base`, and the unrolled rows after it."""
-        if self.unroll == 1:
-            return [tuple(base)]
-        return [tuple(base[:-2]) + (base[-2] + u, base[-1]) for u in range(self.unroll)]
+        """The output indices one iteration computes: `base`, and the tile's other corners."""
+        indices = [tuple(base)]
+        for d, count in reversed(self.tile):
+            indices = [i[:d] + (i[d] + u,) + i[d + 1 :] for u in range(count) for i in indices]
+        return indices
 
     def input_lane(self) -> tuple[int, int] | None:
         """The vectorised dim of the reduction input (position among `groups`) and its lanes, or None."""
@@ -261,10 +267,49 @@ def _vectorise(plan: Plan, views: list[View], width: int) -> Plan:
     lanes = next((w for w in (width, width // 2) if plan.out_shape[-1] % w == 0), 0)
     if lanes < 4:
         return plan
-    unroll = 1
-    if len(plan.out_shape) > 1 and math.prod(plan.red_shape) >= 64:
-        unroll = next(u for u in (16, 8, 4, 2, 1) if plan.out_shape[-2] % u == 0)
-    return dataclasses.replace(plan, mode="output", lanes=lanes, unroll=unroll)
+    tile = _tile(plan, views, kept) if math.prod(plan.red_shape) >= 64 else ()
+    return dataclasses.replace(plan, mode="output", lanes=lanes, tile=tile)
+
+
+ROW_TILES = (16, 8, 4, 2)
+"""Rows unrolled when no output dim reuses the broadcast operand (one vector accumulator per row)."""
+BLOCK_TILES = ((8, 2), (4, 4), (4, 2), (2, 4), (2, 2), (2, 1))
+"""(rows, vectors) register tiles, best first, when one does: rows x vectors accumulators, `vectors`
+vector loads and `rows` broadcasts per reduction step (8x2 measured fastest with AVX-512)."""
+
+
+@functools.cache
+def vector_registers() -> int:
+    """How many 64-byte vectors (a float32x16) the host CPU's vector registers hold: the register
+    tile's accumulators, its loaded vectors and a broadcast must fit, or LLVM spills them."""
+    features = host_target()[2].split(",")
+    if "+avx512f" in features:
+        return 32
+    return 8  # 16 AVX2 registers of 32 bytes (or 32 NEON registers of 16)
+
+
+def _tile(plan: Plan, views: list[View], kept: list[list[int]]) -> tuple[tuple[int, int], ...]:
+    """The register tile of an output-vectorised reduction (see Plan.tile). Rows: the last output
+    dim along which the vector-loaded operands do not move (matmul's M: B is reused for every row);
+    vectors: one along which the broadcast operands do not move (A is reused for every vector)."""
+    lane_dim, dims, budget = kept[-1][-1], range(len(kept) - 1), vector_registers()
+    vector_views = [v for v in views if v.strides[lane_dim] == 1]
+    scalar_views = [v for v in views if v.strides[lane_dim] == 0]
+
+    def still(vs: list[View], p: int) -> bool:
+        return all(v.strides[d] == 0 for v in vs for d in kept[p])
+
+    rows = next((p for p in reversed(dims) if still(vector_views, p)), dims[-1] if dims else None)
+    if rows is None:
+        return ()
+    cols = next((p for p in reversed(dims) if p != rows and still(scalar_views, p)), None)
+    size = plan.out_shape
+    if cols is not None:
+        for r, v in BLOCK_TILES:
+            if r * v + v + 1 <= budget and size[rows] % r == 0 and size[cols] % v == 0:
+                return ((rows, r), (cols, v))
+    r = next((r for r in ROW_TILES if r + 2 <= budget and size[rows] % r == 0), 1)
+    return ((rows, r),) if r > 1 else ()
 
 
 def _unit_stride(views: list[View], dim: int) -> bool:

@@ -208,13 +208,26 @@ class ReduceOps:
 
 MATMUL_BLOCK = 256
 """Inner (K) block of a large matmul: one block of the right operand's columns stays in L1 cache."""
+MATMUL_PACK = 1 << 22
+"""Float matmuls of at least this many multiply-adds (M*N*K) first copy the right operand into
+panels of `_panel_width` columns, each contiguous along K, so the kernel reads it sequentially."""
+
+
+def _panel_width(dtype: dt.DType) -> int:
+    """Columns per packed panel: the lanes kernels vectorise `dtype` products with (64 bytes; 16-bit
+    floats compute in float32)."""
+    return 64 // max(4, dtype.itemsize)
 
 
 def _blocked_product_sum(x: Tensor, yt: Tensor) -> Tensor:
     """sum over K of x (..., M, K) times yt (..., N, K); a long K is summed in blocks of MATMUL_BLOCK,
     each block's partial products first (one kernel), then the partials (a second)."""
-    k = x.shape[-1]
-    big = k >= 2 * MATMUL_BLOCK and k % MATMUL_BLOCK == 0 and x.shape[-2] * yt.shape[-2] >= 1 << 16
+    m, k, n = x.shape[-2], x.shape[-1], yt.shape[-2]
+    dtype = dt.promote(x.dtype, yt.dtype)
+    w = _panel_width(dtype)
+    if dtype.kind == "f" and n % w == 0 and m * n * k >= MATMUL_PACK:
+        return _packed_product_sum(x, yt, w)
+    big = k >= 2 * MATMUL_BLOCK and k % MATMUL_BLOCK == 0 and m * n >= 1 << 16
     if not big:
         return (x.unsqueeze(-2) * yt.unsqueeze(-3)).sum(-1)
     blocks = (k // MATMUL_BLOCK, MATMUL_BLOCK)
@@ -222,6 +235,18 @@ def _blocked_product_sum(x: Tensor, yt: Tensor) -> Tensor:
     yb = yt.reshape(yt.shape[:-1] + blocks).unsqueeze(-4)  # (..., 1, N, nb, kb)
     partial = (xb * yb).permute(*range(xb.ndim - 4), -2, -4, -3, -1).sum(-1)  # (..., nb, M, N)
     return partial.sum(-3)
+
+
+def _packed_product_sum(x: Tensor, yt: Tensor, w: int) -> Tensor:
+    """`_blocked_product_sum` with yt first packed into panels (..., N/w, K, w): the product is
+    (..., M, N/w, w, K), so the kernel's tile takes rows of M and panels of N/w. K is not blocked:
+    the tile's panels (K x tile width) stay in L2 while rows of x stream past them."""
+    k, n = x.shape[-1], yt.shape[-2]
+    panels = yt.reshape(yt.shape[:-2] + (n // w, w, k)).transpose(-1, -2).contiguous()  # (..., N/w, K, w)
+    xb = x.reshape(x.shape[:-1] + (1, 1, k))  # (..., M, 1, 1, K)
+    product = xb * panels.transpose(-1, -2).unsqueeze(-4)  # (..., M, N/w, w, K)
+    out = product.sum(-1)
+    return out.reshape(out.shape[:-2] + (n,))
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:

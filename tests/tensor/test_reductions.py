@@ -174,3 +174,45 @@ def test_tiled_matmul(shapes: tuple, rng: np.random.Generator, check) -> None:
     check((Tensor(a) @ Tensor(b)).relu() + 1, np.maximum(a @ b, 0) + 1, rtol=1e-4, atol=1e-4)
     h = (Tensor(a, dtype=tt.float16) @ Tensor(b, dtype=tt.float16)).numpy()
     np.testing.assert_allclose(h.astype(np.float32), a @ b, rtol=5e-2, atol=5e-2)
+
+
+PACKED_SHAPES = [((128, 256), (256, 128)), ((67, 40), (40, 224)), ((2, 24, 33), (2, 33, 64)),
+                 ((3, 1, 8, 16), (5, 16, 32)), ((48,), (48, 32)), ((12, 48), (48, 96))]  # fmt: skip
+
+
+@pytest.mark.parametrize("shapes", PACKED_SHAPES, ids=str)
+def test_packed_matmul(shapes: tuple, rng: np.random.Generator, check, monkeypatch) -> None:
+    """The path that packs the right operand into panels, at every size (odd rows, batches, vectors)."""
+    from tinyhw_tensor import reduce
+
+    monkeypatch.setattr(reduce, "MATMUL_PACK", 0)
+    a = rng.standard_normal(shapes[0]).astype(np.float32)
+    b = rng.standard_normal(shapes[1]).astype(np.float32)
+    before = tt.counters.launched
+    check(Tensor(a) @ Tensor(b), a @ b, rtol=1e-4, atol=1e-4)
+    assert tt.counters.launched - before == 2  # the panels, then the product
+    check((Tensor(a) @ Tensor(b)).relu() + 1, np.maximum(a @ b, 0) + 1, rtol=1e-4, atol=1e-4)
+    bt = np.ascontiguousarray(np.swapaxes(b, -1, -2)) if b.ndim > 1 else b
+    check(Tensor(a) @ (Tensor(bt).mT if b.ndim > 1 else Tensor(b)), a @ b, rtol=1e-4, atol=1e-4)
+    for dtype in (tt.float16, tt.bfloat16):
+        ha, hb = Tensor(a, dtype=dtype), Tensor(b, dtype=dtype)
+        want = ha.cast(tt.float32).numpy() @ hb.cast(tt.float32).numpy()
+        np.testing.assert_allclose((ha @ hb).cast(tt.float32).numpy(), want, rtol=2e-2, atol=0.2)
+
+
+@pytest.mark.parametrize("registers", [32, 8])
+def test_register_tile_fits_the_registers(registers: int, monkeypatch) -> None:
+    """The matmul tile's accumulators, loads and broadcast fit the vector registers, and it is exact."""
+    from tinyhw_tensor import lower
+
+    monkeypatch.setattr(lower, "vector_registers", lambda: registers)
+    a, b = Tensor(np.ones((64, 64), np.float32)), Tensor(np.ones((64, 64), np.float32))
+    w = 16
+    panels = b.reshape(64, 4, w).transpose(0, 1).contiguous().realize()
+    product = a.reshape(64, 1, 1, 64) * panels.reshape(4, 64, w).transpose(-1, -2).unsqueeze(0)
+    root = product.sum(-1).node
+    plan = lower.make_plan(root, lower.fused_reduction(root))
+    rows, vectors = (count for _, count in plan.tile)
+    assert plan.mode == "output" and plan.lanes == w
+    assert rows * vectors + vectors + 1 <= registers
+    assert [d for d, _ in plan.tile] == [0, 1]  # rows of M, panels of N
