@@ -18,7 +18,6 @@ import argparse
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ from collections.abc import Callable
 import numpy as np
 
 os.environ.setdefault("TINYHW_CACHE_DIR", tempfile.mkdtemp(prefix="tinyhw-bench-cache-"))  # before tinyhw reads it
+
+from timing import median_seconds  # noqa: E402
 
 from tinyhw_tensor.models.bert import BertModel, l2_normalize, mean_pool  # noqa: E402
 from tinyhw_tensor.models.sentence import find_model_dir  # noqa: E402
@@ -45,17 +46,10 @@ def inputs(batch: int, seq: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
-    """(seconds of the first call, median seconds of `runs` calls after two more warm-ups)."""
+    """(seconds of the first call, median seconds of `runs` calls after one more warm-up)."""
     start = time.perf_counter()
     fn()
-    first = time.perf_counter() - start
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return first, statistics.median(times)
+    return time.perf_counter() - start, median_seconds(fn, runs, warmup=1)
 
 
 def tinyhw_forward(model: BertModel, batch: int, seq: int) -> Callable[[], np.ndarray]:

@@ -26,21 +26,11 @@ import numpy as np
 
 os.environ["TINYHW_CACHE_DIR"] = tempfile.mkdtemp(prefix="tinyhw-bench-cache-")  # before tinyhw reads it
 
+from timing import median_seconds  # noqa: E402
+
 import tinyhw  # noqa: E402
 import tinyhw_tensor as tt  # noqa: E402
 import tinyhw_tensor.nn.functional as F  # noqa: E402
-
-
-def median_seconds(fn: Callable[[], object], runs: int, warmup: int = 2) -> float:
-    """Median wall time of `fn()` over `runs` calls, after `warmup` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 @dataclass
