@@ -60,6 +60,8 @@ class Backend:
     priority: the default device is the highest-priority backend that opens.
     renderer: the source language `compile` accepts ("llvm-cpu", "wgsl", ...), or None.
     capabilities: declared features, unsupported features and expected conformance failures.
+    no_devices_reason: when `device_count()` is 0, says why in words a user can act on (e.g.
+        "no AMD GPU found (no /dev/kfd)"); shown by `tinyhw devices` and in DeviceNotFound.
     """
 
     name: str
@@ -70,6 +72,7 @@ class Backend:
     priority: int = 0
     renderer: str | None = None
     capabilities: Capabilities = field(default_factory=Capabilities)
+    no_devices_reason: Callable[[], str] | None = None
 
 
 @dataclass(frozen=True)

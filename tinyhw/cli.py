@@ -128,6 +128,8 @@ def _show_backend(record: PluginRecord, backend: Backend) -> int:
     except Exception as exc:
         print(f"  devices: error: {_one_line(f'{type(exc).__name__}: {exc}')}")
         return 0
+    if count == 0 and backend.no_devices_reason is not None:
+        print(f"  devices: none: {_one_line(backend.no_devices_reason())}")
     return sum(_show_device(f"{backend.name}:{index}", backend.renderer) for index in range(count))
 
 

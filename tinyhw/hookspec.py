@@ -25,8 +25,13 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tinyhw.backend import Backend, Layer
     from tinyhw.buffer import Buffer, BufferOptions
+    from tinyhw.hcq.os_access import OSAccess
+    from tinyhw.kernel.ir import Kernel
+    from tinyhw.kernel.render.base import RenderedKernel
     from tinyhw.program import Program
 
 __all__ = ["hookspec", "hookimpl", "Registration", "DeviceOperations", "PROJECT"]
@@ -67,6 +72,24 @@ class Registration:
         Implementers: optional; all results are collected; wrappers not allowed.
         """
 
+    @hookspec
+    def tinyhw_renderers(self) -> dict[str, Callable[[Kernel], RenderedKernel]]:
+        """Provide kernel renderers: kernel IR to a backend's source language (see `tinyhw.kernel.render`).
+
+        Returns: a mapping from renderer name (what a `Backend.renderer` names) to a function
+        `Kernel -> RenderedKernel`, called like the entries of `tinyhw.kernel.render.RENDERERS`;
+        an empty mapping if none. A name the core already renders, or one an earlier plugin gave,
+        is not replaced.
+
+        Sync: called once, when the registry first loads plugins; the functions are called later,
+        whenever a kernel is rendered, and must not keep state between kernels.
+
+        Errors: an exception here marks the whole plugin broken, exactly as for `tinyhw_backends`;
+        a renderer function raises `tinyhw.kernel.ir.IRError` for IR it cannot express.
+
+        Implementers: optional; all results are collected; wrappers not allowed.
+        """
+
     @hookspec(firstresult=True)
     def tinyhw_conformance_kernels(self, renderer: str) -> dict[str, str] | None:
         """Provide kernel sources for the conformance suite in a backend's source language.
@@ -81,6 +104,25 @@ class Registration:
         Errors: an exception fails the suite's set-up for that device.
 
         Implementers: optional; first non-None result wins; wrappers not allowed.
+        """
+
+    @hookspec(firstresult=True)
+    def tinyhw_os_access(self) -> OSAccess | None:
+        """Provide the OS that kernel-driver paths (KFD, NVIDIA RM, KGSL) open, ioctl and mmap through.
+
+        Returns: a `tinyhw.hcq.os_access.OSAccess` used by every driver that asks
+        `tinyhw.hcq.os_access.os_access()` from now on, or None to leave the real OS
+        (`LinuxOSAccess`) in place.
+
+        Sync: called whenever a driver asks for its OS access (when it counts or opens devices); an
+        answer should stay the same for the plugin's lifetime.
+
+        Errors: an exception propagates to the driver that asked, which reports it as its own
+        error (a failed device count or open).
+
+        Implementers: optional, and meant for test-only plugins that simulate hardware (tests/sim);
+        first non-None result wins, the most recently registered plugin asked first (so one test
+        can stand its own OS in for the run's); wrappers not allowed.
         """
 
 

@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -22,6 +22,13 @@ from tinyhw.backend import Backend, Layer, check_api_version
 from tinyhw.device import Device
 from tinyhw.errors import DeviceNotFound, PluginError
 from tinyhw.hookspec import PROJECT, DeviceOperations, Registration
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tinyhw.hcq.os_access import OSAccess
+    from tinyhw.kernel.ir import Kernel
+    from tinyhw.kernel.render.base import RenderedKernel
 
 __all__ = ["PluginRecord", "Registry", "registry", "devices", "REQUIRED_OPERATIONS"]
 
@@ -37,6 +44,7 @@ class PluginRecord:
     version: str
     backends: list[Backend] = field(default_factory=list)
     layers: list[Layer] = field(default_factory=list)
+    renderers: dict[str, Callable[[Kernel], RenderedKernel]] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -86,10 +94,11 @@ class Registry:
                 self._manager.check_pending()
                 record.backends = self._collect(name, "tinyhw_backends")
                 record.layers = self._collect(name, "tinyhw_layers")
+                record.renderers = self._collect_renderers(name)
                 for backend in record.backends:
                     check_api_version(name, backend.api_version)
             except Exception as exc:
-                record.backends, record.layers = [], []
+                record.backends, record.layers, record.renderers = [], [], {}
                 record.error = _describe(exc, "register")
                 if self._manager.is_registered(module):
                     self._manager.unregister(module)
@@ -106,6 +115,19 @@ class Registry:
         impls = [impl for impl in getattr(self._manager.hook, hook).get_hookimpls() if impl.plugin_name == name]
         return [item for impl in impls for item in (impl.function() or [])]
 
+    def _collect_renderers(self, name: str) -> dict[str, Callable[[Kernel], RenderedKernel]]:
+        impls = [impl for impl in self._manager.hook.tinyhw_renderers.get_hookimpls() if impl.plugin_name == name]
+        return {key: function for impl in impls for key, function in (impl.function() or {}).items()}
+
+    def renderers(self) -> dict[str, Callable[[Kernel], RenderedKernel]]:
+        """Every renderer a working plugin provides (`tinyhw_renderers`), by name; the first plugin's wins."""
+        self.discover()
+        found: dict[str, Callable[[Kernel], RenderedKernel]] = {}
+        for record in self.plugins.values():
+            for key, function in record.renderers.items():
+                found.setdefault(key, function)
+        return found
+
     def backends(self) -> list[Backend]:
         """Every working backend, highest priority first."""
         self.discover()
@@ -116,6 +138,10 @@ class Registry:
         """Every layer provided by a working plugin, by name."""
         self.discover()
         return {layer.name: layer for record in self.plugins.values() for layer in record.layers}
+
+    def os_access(self) -> OSAccess | None:
+        """The OSAccess a plugin registered with `tinyhw_os_access` (simulated hardware), or None."""
+        return self.manager.hook.tinyhw_os_access()
 
     def open_device(self, name: str | None = None) -> Device:
         """The open device called `name` ("cpu", "cpu:1"), opening it if needed; None means the default."""
@@ -160,7 +186,8 @@ class Registry:
             raise PluginError(f"{canonical}: plugin {backend.name!r} failed to count devices: {exc}") from exc
         if not 0 <= index < count:
             available = self._available()
-            raise DeviceNotFound(f"no device {canonical!r} ({backend.name} has {count}); available: {available}")
+            why = f": {backend.no_devices_reason()}" if count == 0 and backend.no_devices_reason is not None else ""
+            raise DeviceNotFound(f"no device {canonical!r} ({backend.name} has {count}{why}); available: {available}")
         try:
             impl = backend.open(index)
         except Exception as exc:
@@ -181,6 +208,8 @@ class Registry:
         """The highest-priority device that opens; warns about every plugin or device skipped."""
         skipped = [f"{n}: {r.error.splitlines()[-1]}" for n, r in self.plugins.items() if r.error]
         for backend in self.backends():
+            if _counts_no_devices(backend):  # nothing to open and nothing broken: not worth a warning
+                continue
             try:
                 device = self.open_device(f"{backend.name}:0")
             except (DeviceNotFound, PluginError) as exc:
@@ -218,6 +247,14 @@ def _device_hooks(name: str, impl: Any, layers: list[Layer]) -> Any:
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"{name}: {exc}") from exc
     return manager.hook
+
+
+def _counts_no_devices(backend: Backend) -> bool:
+    """Whether `backend` reports zero devices (a count that fails is left for opening to report)."""
+    try:
+        return backend.device_count() == 0
+    except Exception:
+        return False
 
 
 def _requested_layers() -> tuple[str, ...]:

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from webgpu_support import require_webgpu
-
-
-def run_pytest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m pytest ARGS` with no TINYHW_ settings inherited (as tests/test_conformance_cpu.py does)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TINYHW_")}
-    env |= {"TINYHW_CACHE_DIR": str(cwd / "cache"), "XDG_RUNTIME_DIR": env.get("XDG_RUNTIME_DIR", "/tmp")}
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-
-
-def outcome(result: subprocess.CompletedProcess[str]) -> str:
-    return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr
+from webgpu_support import outcome, require_webgpu, run_pytest
 
 
 def test_the_whole_suite_passes_on_webgpu(tmp_path: Path) -> None:
@@ -35,4 +22,4 @@ def test_tinyhw_devices_lists_the_adapter_with_its_backend(tmp_path: Path) -> No
     command = [sys.executable, "-c", "from tinyhw.cli import main; main(['devices'])"]
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert "webgpu:0:" in result.stdout and "renderer wgsl" in result.stdout, result.stdout[-3000:]
-    assert "dtype:int8" in result.stdout
+    assert "dtype:int64" in result.stdout and "dtype:int8" not in result.stdout

@@ -5,21 +5,22 @@ tinyhw loads this module through the `tinyhw` entry point and calls its registra
 - `tinyhw_backends`: the "webgpu" backend; devices `webgpu:0`, ... are the wgpu adapters on the
   Vulkan, Metal and D3D12 backends (wgpu's OpenGL backend is left out: its compute support is
   partial). No adapter gives no devices, not an error;
+- `tinyhw_renderers`: the WGSL renderer as "wgsl", so the tensor frontend and `compile_kernel`
+  render kernel IR for these devices;
 - `tinyhw_conformance_kernels`: the conformance suite's kernels in WGSL.
 
-Importing it also registers the WGSL renderer as "wgsl" in `tinyhw.kernel.render.RENDERERS`, so the
-tensor frontend and `compile_kernel` can render kernel IR for these devices. The wgpu package is
-imported only when adapters are counted or a device opens.
+The wgpu package is imported only when adapters are counted or a device opens.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from tinyhw import Backend, Capabilities, hookimpl
 
-__all__ = ["tinyhw_backends", "tinyhw_conformance_kernels", "adapters", "CAPABILITIES"]
+__all__ = ["tinyhw_backends", "tinyhw_renderers", "tinyhw_conformance_kernels", "adapters", "CAPABILITIES"]
 
 __version__ = "0.1.0"
 
@@ -30,28 +31,20 @@ RENDERER = "wgsl"
 BACKENDS = ("Vulkan", "Metal", "D3D12")
 """wgpu backends whose adapters become devices."""
 
-_NO_8_16 = "WGSL has no 8- or 16-bit integer storage (and tinyhw-webgpu does not emulate it)"
+_NO_64 = "WGSL has no 64-bit integers (wgpu-native's shader-int64 is used by hand-written kernels only)"
 CAPABILITIES = Capabilities(
     features=frozenset(),
     unsupported={
         "hcq": "WebGPU exposes no command rings or timeline signals; the device implements the hooks directly",
-        "graph": "no command queues to record; WebGPU launches are submitted one by one",
+        "graph": "no command queues to record; WebGPU launches are recorded and submitted in batches at sync",
         "host-visible-memory": "WebGPU storage buffers cannot be mapped by the host; copies stage through the queue",
-        "dtype:int8": _NO_8_16,
-        "dtype:uint8": _NO_8_16,
-        "dtype:int16": _NO_8_16,
-        "dtype:uint16": _NO_8_16,
-        "dtype:bool": "WGSL has no 8-bit storage for bools (tinyhw stores bools as bytes)",
-        "dtype:bfloat16": "WGSL has no bfloat16",
-        "dtype:float16": "needs the adapter feature shader-f16; the WGSL renderer does not emit f16 yet",
-        "dtype:int64": "WGSL has no 64-bit integers (wgpu-native's shader-int64 is used by hand-written kernels only)",
-        "dtype:uint64": "WGSL has no 64-bit integers (wgpu-native's shader-int64 is used by hand-written kernels only)",
+        "dtype:int64": _NO_64,
+        "dtype:uint64": _NO_64,
         "dtype:float64": "WGSL has no f64 (wgpu-native's shader-f64 is used by hand-written kernels only)",
     },
-    expected_failures={
-        "test_fill[65536]": "WebGPU caps workgroups per dimension at maxComputeWorkgroupsPerDimension (65535 here)",
-    },
 )
+"""bool, 8- and 16-bit integers, float16 and bfloat16 are packed in 32-bit words (packing.py); 64-bit dtypes
+are refused."""
 
 
 @functools.cache
@@ -81,19 +74,16 @@ def tinyhw_backends() -> list[Backend]:
 
 
 @hookimpl
+def tinyhw_renderers() -> dict[str, Callable]:
+    from tinyhw_webgpu.wgsl import render_wgsl
+
+    return {RENDERER: render_wgsl}
+
+
+@hookimpl
 def tinyhw_conformance_kernels(renderer: str) -> dict[str, str] | None:
     if renderer != RENDERER:
         return None
     from tinyhw_webgpu.conformance import KERNELS
 
     return dict(KERNELS)
-
-
-def _register_renderer() -> None:
-    from tinyhw.kernel.render import RENDERERS
-    from tinyhw_webgpu.wgsl import render_wgsl
-
-    RENDERERS.setdefault(RENDERER, render_wgsl)
-
-
-_register_renderer()

@@ -9,10 +9,10 @@ _GID = "@builtin(workgroup_id) g: vec3<u32>"
 KERNELS = {
     "empty": f"@compute @workgroup_size(1) fn empty({_GID}) {{}}\n",
     "fill_u32": f"""
-struct Args {{ out: u32, value: u32 }}
+struct Args {{ tinyhw_group_base: vec3<u32>, out: u32, value: u32 }}
 @group(0) @binding(0) var<storage, read_write> out: array<u32>;
 @group(0) @binding(1) var<uniform> args: Args;
-@compute @workgroup_size(1) fn fill_u32({_GID}) {{ out[args.out + g.x] = args.value; }}
+@compute @workgroup_size(1) fn fill_u32({_GID}) {{ out[args.out + args.tinyhw_group_base.x + g.x] = args.value; }}
 """,
     "add_f32": f"""
 struct Args {{ a: u32, b: u32, out: u32 }}

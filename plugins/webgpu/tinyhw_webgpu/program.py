@@ -1,4 +1,4 @@
-"""A loaded WebGPU kernel: compute pipeline, explicit bind group layout, uniform layout, cached bind groups."""
+"""A loaded WebGPU kernel: compute pipeline, explicit bind group layout, `Args` layout, cached bind groups."""
 
 from __future__ import annotations
 
@@ -17,9 +17,12 @@ _FORMATS = {"buffer": "I", "uint32": "I", "int32": "i", "float32": "f", "float16
 """struct format of each parameter's field in `Args` (a buffer's field is its offset in elements, a u32)."""
 
 
-def uniform_layout(params: tuple[Param, ...]) -> tuple[str, int]:
-    """The `struct` format (with explicit padding) and byte size of `Args` under WGSL's uniform layout rules."""
-    fmt, at = "<", 0
+def uniform_layout(params: tuple[Param, ...], group_base: bool) -> tuple[str, int]:
+    """The `struct` format (with explicit padding) and byte size of `Args` under WGSL's uniform layout rules.
+
+    With `group_base`, `Args` starts with the vec3<u32> group base (12 bytes at offset 0).
+    """
+    fmt, at = ("<III", 12) if group_base else ("<", 0)
     for param in params:
         size = struct.calcsize(_FORMATS[param.kind])
         pad = -at % size  # a scalar's alignment is its size
@@ -30,19 +33,20 @@ def uniform_layout(params: tuple[Param, ...]) -> tuple[str, int]:
 class WebGPUProgram(Program):
     """A kernel on one WebGPU device: its pipeline, and one bind group per set of buffers it was launched with."""
 
-    __slots__ = ("info", "pipeline", "layout", "uniform", "fmt", "bind_groups")
+    __slots__ = ("info", "pipeline", "layout", "fmt", "size", "bind_groups")
 
-    def __init__(self, device: Any, info: KernelInfo, pipeline: Any, layout: Any, uniform: Any) -> None:
+    def __init__(self, device: Any, info: KernelInfo, pipeline: Any, layout: Any) -> None:
         super().__init__(device, info.name, info.params)
-        self.info, self.pipeline, self.layout, self.uniform = info, pipeline, layout, uniform
-        self.fmt = uniform_layout(info.params)[0]
+        self.info, self.pipeline, self.layout = info, pipeline, layout
+        self.fmt, self.size = uniform_layout(info.params, info.group_base)
         self.bind_groups: dict[tuple, Any] = {}
 
     def pack_args(self, args: tuple) -> tuple[tuple, bytes]:
-        """The wgpu buffers to bind and the `Args` bytes for `args`; TypeError/ValueError naming the signature."""
+        """The wgpu buffers to bind and the `Args` bytes for `args` (group base 0); TypeError/ValueError naming the
+        signature."""
         if len(args) != len(self.params):
             raise self.argument_error(args, f"expected {len(self.params)} arguments, got {len(args)}")
-        handles, values, sizes = [], [], iter(self.info.element_sizes)
+        handles, values, sizes = [], [0, 0, 0] if self.info.group_base else [], iter(self.info.element_sizes)
         for i, (arg, param) in enumerate(zip(args, self.params)):
             try:
                 if param.kind == "buffer":

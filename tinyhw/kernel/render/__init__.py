@@ -1,8 +1,10 @@
 """Renderers: kernel IR to a backend's source language, and compiling kernels on a device.
 
-A renderer is a function `Kernel -> RenderedKernel`, registered in `RENDERERS` under the name a
-backend gives as `Backend.renderer`. `compile_kernel(device, kernel)` renders with the device's
-renderer and compiles through `Device.compile`, remembering the Program per device and kernel.
+A renderer is a function `Kernel -> RenderedKernel`, found by the name a backend gives as
+`Backend.renderer`: the core's own are in `RENDERERS`, and plugins add theirs through the
+`tinyhw_renderers` registration hook (so "wgsl" exists whenever tinyhw-webgpu is installed).
+`compile_kernel(device, kernel)` renders with the device's renderer and compiles through
+`Device.compile`, remembering the Program per device and kernel.
 
     from tinyhw.kernel.render import compile_kernel
     program = compile_kernel(tinyhw.Device("cpu"), kernel)
@@ -16,7 +18,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from tinyhw.kernel.ir import Kernel
-from tinyhw.kernel.render.base import RenderedKernel
+from tinyhw.kernel.render.base import RenderedKernel, SourceRenderer
 from tinyhw.kernel.render.llvm import render_llvm
 from tinyhw.kernel.render.llvm_dialects import AMDGPU, CPU, NVPTX
 from tinyhw.kernel.render.opencl import render_opencl
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from tinyhw.device import Device
     from tinyhw.program import Program
 
-__all__ = ["RENDERERS", "RenderedKernel", "compile_kernel", "render"]
+__all__ = ["RENDERERS", "RenderedKernel", "SourceRenderer", "compile_kernel", "render", "renderers"]
 
 RENDERERS: dict[str, Callable[[Kernel], RenderedKernel]] = {
     "llvm-cpu": partial(render_llvm, dialect=CPU),
@@ -33,14 +35,24 @@ RENDERERS: dict[str, Callable[[Kernel], RenderedKernel]] = {
     "llvm-nvptx": partial(render_llvm, dialect=NVPTX),
     "opencl": render_opencl,
 }
-"""Renderer functions by `Backend.renderer` name."""
+"""The core's renderer functions by `Backend.renderer` name (plugins' come from the registry)."""
+
+
+def renderers() -> dict[str, Callable[[Kernel], RenderedKernel]]:
+    """Every known renderer by name: the core's (`RENDERERS`) and those plugins provide (`tinyhw_renderers`)."""
+    from tinyhw.registry import registry
+
+    return {**registry.renderers(), **RENDERERS}
 
 
 def render(kernel: Kernel, renderer: str) -> RenderedKernel:
     """Render `kernel` with the renderer named `renderer`; ValueError listing the known ones if unknown."""
     function = RENDERERS.get(renderer)
     if function is None:
-        raise ValueError(f"unknown renderer {renderer!r}; known: {', '.join(sorted(RENDERERS))}")
+        known = renderers()
+        function = known.get(renderer)
+        if function is None:
+            raise ValueError(f"unknown renderer {renderer!r}; known: {', '.join(sorted(known))}")
     return function(kernel)
 
 

@@ -31,8 +31,8 @@ import re
 import numpy as np
 
 from tinyhw.kernel.dtypes import DType, bfloat16, float16
-from tinyhw.kernel.ir import Barrier, Buf, DefineAcc, If, IRError, Kernel, Range, Store, UpdateAcc, Value
-from tinyhw.kernel.render.base import RenderedKernel
+from tinyhw.kernel.ir import Barrier, Buf, DefineAcc, IRError, Kernel, Store, Value
+from tinyhw.kernel.render.base import RenderedKernel, SourceRenderer
 
 __all__ = ["render_opencl"]
 
@@ -84,9 +84,6 @@ _PREFIX = {"float16": "f16", "bfloat16": "bf16"}
 """Helper-name prefix of the types computed in float registers."""
 _SPECIAL = frozenset({"where", "cast", "bitcast", "gep", "vectorize", "load"})
 """Ops with their own rendering method (`op_<name>`); the rest come from the operator tables."""
-_STATEMENTS = {Store: "store", Range: "loop", If: "if_", DefineAcc: "define_acc", UpdateAcc: "update_acc",
-               Barrier: "barrier"}  # fmt: skip
-"""The method that renders each statement type."""
 
 _RESERVED = re.compile(
     r"(v\d+|b?f16_\w*|(bool|u?char|u?short|u?int|u?long|half|float|double|size_t)(2|3|4|8|16)?|(as|convert)_\w+"
@@ -100,7 +97,7 @@ _RESERVED = re.compile(
 
 def render_opencl(kernel: Kernel) -> RenderedKernel:
     """Render `kernel` as OpenCL C; raises IRError for IR this renderer cannot express."""
-    renderer = _Renderer(kernel)
+    renderer = _OpenCLRenderer(kernel)
     return RenderedKernel(renderer.source(), renderer.entry, "opencl")
 
 
@@ -152,30 +149,19 @@ def _literal(value: object, dtype: DType) -> str:
     return _float_literal(value, dtype.name) if dtype.kind == "f" else _int_literal(value, dtype)
 
 
-class _Renderer:
-    """Walks one kernel and collects its lines; see the module docstring for the mapping."""
+class _OpenCLRenderer(SourceRenderer):
+    """The shared statement walker, spelling OpenCL C; see the module docstring for the mapping."""
 
     def __init__(self, kernel: Kernel) -> None:
-        self.kernel, self.lines, self.uses_fp64 = kernel, [], False
+        self.uses_fp64 = False
         self.helpers: dict[tuple[str, str], None] = {}
-        self.scopes: list[dict[Value, str]] = [{}]
-        self.reads_memo: dict[Value, frozenset] = {}
-        self.counter, self.taken, self.idents = 0, set(), {}
-        self.entry = self._ident(kernel.name)
+        super().__init__(kernel)
 
     # -- names and types --
 
-    def _ident(self, name: str) -> str:
-        """The C identifier for IR name `name` (renamed where it would clash)."""
-        if name not in self.idents:
-            base = re.sub(r"\W", "_", name) or "_"
-            base = base if not base[0].isdigit() and not _RESERVED.fullmatch(base) else f"{base}_"
-            ident, n = base, 0
-            while ident in self.taken:
-                n, ident = n + 1, f"{base}_{n + 1}"
-            self.taken.add(ident)
-            self.idents[name] = ident
-        return self.idents[name]
+    def legal_ident(self, name: str) -> str:
+        base = re.sub(r"\W", "_", name) or "_"
+        return base if not base[0].isdigit() and not _RESERVED.fullmatch(base) else f"{base}_"
 
     def reg(self, dtype: DType) -> str:
         """The register type of `dtype`."""
@@ -198,30 +184,18 @@ class _Renderer:
 
     # -- values --
 
-    def ref(self, v: Value) -> str:
-        """C text for `v`: a leaf inline, any other value its SSA name (emitting its line first)."""
-        leaf = self.leaf(v)
-        if leaf is not None:
-            return leaf
-        for scope in reversed(self.scopes):
-            if v in scope:
-                return scope[v]
-        expr = self.expr(v)
-        name = f"v{self.counter}"
-        self.counter += 1
-        self.emit(f"const {self.reg(v.dtype)} {name} = {expr};")
-        self.scopes[-1][v] = name
-        return name
+    def declare(self, name: str, dtype: DType, expr: str) -> str:
+        return f"const {self.reg(dtype)} {name} = {expr};"
 
     def leaf(self, v: Value) -> str | None:
         if v.op == "const":
             return self.const(v)
         if v.op in ("loop", "acc"):
-            return self._ident(v.args[0])
+            return self.ident(v.args[0])
         if v.op in ("group_id", "local_id"):
             return f"(int)get_{v.op}({v.args[0]})"
         if v.op == "param":
-            name = self._ident(v.args[0])
+            name = self.ident(v.args[0])
             return self.from_bits(v.dtype, name) if v.dtype.name in _ARGUMENT else name
         return None
 
@@ -317,41 +291,16 @@ class _Renderer:
         return f"{self.ref(mask)} ? {text} : {self.ref(other)}"
 
     def pointer(self, buf: Buf) -> str:
-        name = self._ident(buf.name)
+        name = self.ident(buf.name)
         return f"((__local half*){name})" if buf.space == "local" and buf.dtype == float16 else name
 
     # -- statements --
 
-    def emit(self, line: str) -> None:
-        self.lines.append("  " * len(self.scopes) + line)
-
-    def block(self, body: tuple, opener: str, loop_writes: frozenset = frozenset()) -> None:
-        """Emit `opener {`, then `body` in a new scope, then `}`."""
-        self.emit(opener + " {")
-        self.forget(loop_writes)
-        self.scopes.append({})
-        for stmt in body:
-            self.statement(stmt)
-        self.scopes.pop()
-        self.emit("}")
-
-    def statement(self, s: object) -> None:
-        """Emit one statement (and the SSA lines its values need first)."""
-        getattr(self, _STATEMENTS[type(s)])(s)
-
-    def loop(self, s: Range) -> None:
-        start, end, i = self.ref(s.start), self.ref(s.end), self._ident(s.var.args[0])
-        self.block(s.body, f"for (int {i} = {start}; {i} < {end}; {i}++)", self.writes(s.body))
-
-    def if_(self, s: If) -> None:
-        self.block(s.body, f"if ({self.ref(s.cond)})")
+    def loop_opener(self, var: str, start: str, end: str) -> str:
+        return f"for (int {var} = {start}; {var} < {end}; {var}++)"
 
     def define_acc(self, s: DefineAcc) -> None:
-        self.emit(f"{self.reg(s.acc.dtype)} {self._ident(s.acc.args[0])} = {self.ref(s.init)};")
-
-    def update_acc(self, s: UpdateAcc) -> None:
-        self.emit(f"{self._ident(s.acc.args[0])} = {self.ref(s.value)};")
-        self.forget(frozenset({s.acc}))
+        self.emit(f"{self.reg(s.acc.dtype)} {self.ident(s.acc.args[0])} = {self.ref(s.init)};")
 
     def barrier(self, s: Barrier) -> None:
         self.emit("barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);")
@@ -376,46 +325,16 @@ class _Renderer:
             return f"(uchar){value}" if dtype.count == 1 else f"convert_uchar{_width(dtype)}(-{value})"
         return self.to_bits(dtype, value) if dtype.scalar == bfloat16 else value
 
-    # -- what reads and writes what --
-
-    def reads(self, v: Value) -> frozenset:
-        """The buffers and accumulators `v` reads."""
-        if v not in self.reads_memo:
-            found = frozenset().union(*(self.reads(a) for a in v.args if isinstance(a, Value)))
-            own = {v.args[0]} if v.op == "load" else {v} if v.op == "acc" else set()
-            self.reads_memo[v] = found | own
-        return self.reads_memo[v]
-
-    def writes(self, body: tuple) -> frozenset:
-        """The buffers and accumulators `body` may change (a barrier: every buffer)."""
-        found: set = set()
-        for s in body:
-            if isinstance(s, Store):
-                found.add(s.buf)
-            elif isinstance(s, UpdateAcc):
-                found.add(s.acc)
-            elif isinstance(s, Barrier):
-                found.update(p for p in (*self.kernel.params, *self.kernel.locals) if isinstance(p, Buf))
-            elif isinstance(s, Range | If):
-                found |= self.writes(s.body)
-        return frozenset(found)
-
-    def forget(self, changed: frozenset) -> None:
-        """Drop SSA values that read anything in `changed`, so later uses read again."""
-        for scope in self.scopes:
-            for v in [v for v in scope if self.reads(v) & changed]:
-                del scope[v]
-
     # -- the whole kernel --
 
     def signature(self) -> str:
         params = []
         for p in self.kernel.params:
             if isinstance(p, Buf):
-                params.append(f"__global {self.storage(p)}* {self._ident(p.name)}")
+                params.append(f"__global {self.storage(p)}* {self.ident(p.name)}")
             else:
                 arg = _ARGUMENT[p.dtype.name] + _width(p.dtype) if p.dtype.name in _ARGUMENT else self.reg(p.dtype)
-                params.append(f"{arg} {self._ident(p.args[0])}")
+                params.append(f"{arg} {self.ident(p.args[0])}")
         size = ", ".join(map(str, self.kernel.local_size))
         return f"__kernel __attribute__((reqd_work_group_size({size}))) void {self.entry}({', '.join(params)})"
 
@@ -423,7 +342,7 @@ class _Renderer:
         """The complete translation unit."""
         signature = self.signature()
         for buf in self.kernel.locals:
-            self.emit(f"__local {self.storage(buf)} {self._ident(buf.name)}[{buf.size}];")
+            self.emit(f"__local {self.storage(buf)} {self.ident(buf.name)}[{buf.size}];")
         for stmt in self.kernel.body:
             self.statement(stmt)
         pragma = ["#pragma OPENCL EXTENSION cl_khr_fp64 : enable"] if self.uses_fp64 else []
