@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 import tinyhw
 from tinyhw.registry import registry
+
+os.environ.setdefault("TINYHW_DEVICE", "cpu")  # the default device stays cpu; amd:0 (simulated) only when asked
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load tests.sim.plugin (amd:0 is the simulated gfx1100) unless `-p tests.sim.plugin` already did."""
+    if not config.pluginmanager.has_plugin("tests.sim.plugin"):
+        config.pluginmanager.import_plugin("tests.sim.plugin")
 
 
 @pytest.fixture
