@@ -17,7 +17,9 @@ class Capabilities:
     """What a backend can and cannot do, declared rather than discovered by trial.
 
     features: names of optional features it supports (e.g. "hcq" for the command-queue API with
-    signals, "host-visible-memory").
+    signals, "host-visible-memory", "simt" when work-items run in parallel lanes, as on GPUs: the
+    tensor frontend then computes one output per work-item in large workgroups instead of looping
+    over many outputs in few work-items, as it does for CPUs).
     unsupported: feature name -> reason, shown by `tinyhw devices` and used by the conformance
     suite to skip tests with that reason. A data type the device cannot compute with is declared
     as "dtype:<name>" (e.g. "dtype:float64"); the tensor frontend refuses it with that reason.

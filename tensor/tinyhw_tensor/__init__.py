@@ -7,6 +7,7 @@
 
 Operations build a lazy graph; the scheduler fuses it into kernels of tinyhw's kernel IR, which
 the device's renderer and compiler turn into machine code (cached in memory and on disk).
+`tinyhw_tensor.jit.jit(fn)` records the kernels a function of tensors launches and replays them.
 `TINYHW_DEBUG=1` prints every kernel launched, `=2` also its IR and source.
 """
 

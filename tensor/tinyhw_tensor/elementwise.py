@@ -13,7 +13,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tinyhw_tensor import dtypes as dt
-from tinyhw_tensor import graph
+from tinyhw_tensor import graph, runtime
 from tinyhw_tensor.graph import Node
 from tinyhw_tensor.shapes import broadcast_shapes
 
@@ -38,6 +38,7 @@ def _cast(node: Node, dtype: dt.DType) -> Node:
 
 
 def _e(op: str, *src: Node) -> Node:
+    runtime.check_math(src[0].device, op, src[0].dtype)  # float64 exp on a device without float64 math
     return graph.elementwise(op, *src)
 
 

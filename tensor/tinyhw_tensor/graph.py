@@ -132,6 +132,9 @@ def is_reshape(node: Node) -> bool:
 
 PUSH_LIMIT = 64
 """Largest elementwise graph a movement is pushed through to its leaves (see `movement`)."""
+COSTLY_OPS = frozenset({"exp", "exp2", "log", "log2", "sin", "cos", "tanh", "erf", "pow", "sqrt", "rsqrt", "recip",
+                        "div", "mod"})  # fmt: skip
+"""Elementwise ops that cost much more than a load (see `movement`)."""
 
 
 def movement(node: Node, method: str, arg: Any) -> Node:
@@ -139,10 +142,17 @@ def movement(node: Node, method: str, arg: Any) -> Node:
 
     A movement of an elementwise result moves its operands instead (all but pad, whose zeros an
     operation would not keep): f(x).T is f(x.T). Views then sit on the leaves, where a kernel
-    reads them with plain strided — often vector — loads.
+    reads them with plain strided — often vector — loads. A reshape or an expand is pushed only
+    through a graph that costs no more than a load (one data leaf, no COSTLY_OPS op: a cast, a
+    scaling). Above any other the view stays over f(x): a reshape costs no index arithmetic
+    there, every user shares the one graph instead of a copy of it, and before a reduction that
+    reads f(x) through an expand many times the scheduler stores f(x) once (see schedule)
+    instead of recomputing it per broadcast copy.
     """
-    if method != "pad" and node.op in ELEMENTWISE and _elementwise_size(node) <= PUSH_LIMIT:
-        return _push(node, method, arg, {})
+    if method != "pad" and node.op in ELEMENTWISE:
+        size, leaves, costly = _elementwise_size(node)
+        if size <= PUSH_LIMIT and (method not in ("reshape", "expand") or (leaves <= 1 and not costly)):
+            return _push(node, method, arg, {})
     return _leaf_movement(node, method, arg)
 
 
@@ -167,15 +177,20 @@ def _push(node: Node, method: str, arg: Any, memo: dict[int, Node]) -> Node:
     return moved
 
 
-def _elementwise_size(node: Node) -> int:
-    """Elementwise nodes in `node`'s graph down to its leaves (counting stops past PUSH_LIMIT)."""
-    seen, stack = set(), [node]
+def _elementwise_size(node: Node) -> tuple[int, int, bool]:
+    """Elementwise nodes in `node`'s graph down to its leaves (counting stops past PUSH_LIMIT), the
+    distinct leaves other than constants it reads, and whether one of its ops is in COSTLY_OPS."""
+    seen, leaves, stack, costly = set(), set(), [node], False
     while stack and len(seen) <= PUSH_LIMIT:
         n = stack.pop()
-        if n.op in ELEMENTWISE and id(n) not in seen:
+        if n.op not in ELEMENTWISE:
+            if n.op != "const":
+                leaves.add(id(n))
+        elif id(n) not in seen:
             seen.add(id(n))
+            costly = costly or n.op in COSTLY_OPS
             stack.extend(n.src)
-    return len(seen)
+    return len(seen), len(leaves), costly
 
 
 def reduce(node: Node, kind: str, axes: tuple[int, ...]) -> Node:

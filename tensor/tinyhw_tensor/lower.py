@@ -8,6 +8,13 @@ outermost loop over `global_size` workgroups. Elementwise kernels leave the inne
 contiguous and scalar for LLVM to vectorise. A fused reduction adds accumulators and inner loops
 over the reduced dims, vectorised explicitly (see `Plan`), since LLVM may not reorder float sums.
 Values come from `tinyhw_tensor.evaluate`.
+
+On a SIMT device (capability feature "simt": work-items run in parallel lanes, as on GPUs) the
+kernel is shaped for lanes instead: one work-item per output, `ITEMS` work-items per workgroup and
+as many workgroups as needed, each work-item looping over the reduced dims alone. A reduction of
+`COOPERATIVE_MIN` or more elements per output (or of `COOPERATIVE_ITEMS` or more to fewer than
+`FEW_OUTPUTS` outputs) takes one workgroup per output instead: its work-items fold strided parts
+of the reduced elements, then combine them through local memory.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import contextlib
 import dataclasses
 import functools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +32,20 @@ from tinyhw.kernel.ir import Kernel, KernelBuilder, Value, binary, const
 from tinyhw.kernel.llvm import host_target
 from tinyhw_tensor.evaluate import Evaluator, compute_dtype, splat
 from tinyhw_tensor.graph import ELEMENTWISE, Node, is_reshape
-from tinyhw_tensor.view import View, flatten
+from tinyhw_tensor.view import View, flatten, unflatten
 
 __all__ = ["Plan", "signature", "lower", "fused_reduction", "make_plan"]
 
+ITEMS = 64
+"""Work-items per workgroup of a SIMT kernel computing one output per work-item."""
+COOPERATIVE_ITEMS = 256
+"""Work-items per workgroup of a SIMT reduction computing one output per workgroup."""
+COOPERATIVE_MIN = 2048
+"""Fewest reduced elements per output for which a SIMT kernel reduces with a whole workgroup: below it, one
+work-item's serial loop is short enough (lavapipe stops a shader's loops after 65535 iterations in all)."""
+FEW_OUTPUTS = 4096
+"""Outputs below which a SIMT kernel reduces each with a whole workgroup even when it is short: one work-item
+per output would leave most of a GPU idle."""
 MIN_WORK = 16384
 """Fewest elements of work (loads) a workgroup should get."""
 GROUPS_PER_CORE = 4
@@ -141,12 +159,14 @@ MAX_ELEMENTS = 2**31 - 1
 only read through a view, like matmul's product, may)."""
 
 
-def lower(root: Node, inputs: list[Node], cores: int) -> tuple[Kernel, int]:
-    """The kernel computing `root` from `inputs` (as `signature` ordered them), and its global size."""
+def lower(root: Node, inputs: list[Node], cores: int, simt: bool = False) -> tuple[Kernel, int]:
+    """The kernel computing `root` from `inputs` (as `signature` ordered them), and its global size (workgroups
+    of the kernel's `local_size`). `cores` sizes the split of CPU-shaped kernels; `simt` shapes the kernel for
+    a device whose work-items run in parallel lanes (see the module docstring)."""
     for node in [root, *inputs]:
         if math.prod(node.shape) > MAX_ELEMENTS:
             raise ValueError(f"tensors of more than {MAX_ELEMENTS} elements are not supported, got shape {node.shape}")
-    return _Lowering(root, inputs).build(max(1, cores))
+    return _Lowering(root, inputs).build(max(1, cores), simt)
 
 
 class _Lowering:
@@ -158,29 +178,59 @@ class _Lowering:
         self.inputs = inputs
         self.red = fused_reduction(self.root)
 
-    def build(self, cores: int) -> tuple[Kernel, int]:
+    def build(self, cores: int, simt: bool) -> tuple[Kernel, int]:
         """The kernel and its number of workgroups."""
-        p = make_plan(self.root, self.red)
+        p = make_plan(self.root, self.red, vectorise=not simt)
+        self.cooperative = simt and self.red is not None and _cooperative(p)
+        items = COOPERATIVE_ITEMS if self.cooperative else ITEMS if simt else 1
         kind = "r" if self.red is not None else "e"
-        self.k = k = KernelBuilder(f"{kind}_{'_'.join(map(str, p.out_shape + p.red_shape)) or 'scalar'}")
+        name = f"{kind}_{'_'.join(map(str, p.out_shape + p.red_shape)) or 'scalar'}"
+        self.k = k = KernelBuilder(name, (items, 1, 1))
         self.out = k.buffer("out", self.out_dtype)
         self.ev = Evaluator({id(n): k.buffer(f"in{i}", n.dtype) for i, n in enumerate(self.inputs)})
+        if self.cooperative:
+            outputs = self._output_per_workgroup(p)
+        else:
+            outputs = self._output_per_item(p) if simt else self._output_loops(p, cores)
+        with outputs as base:
+            rows = p.rows(base)
+            accs = self._reduce(p, rows) if self.red is not None else [None] * len(rows)
+            with k.if_(k.local_id(0).eq(0)) if self.cooperative else contextlib.nullcontext():
+                for out_idx, acc in zip(rows, accs):
+                    self._store(p, out_idx, acc)
+        return k.build(), self.groups
+
+    @contextlib.contextmanager
+    def _output_loops(self, p: Plan, cores: int) -> Iterator[list[Value]]:
+        """CPU-shaped: loops over the outputs, the outermost split in chunks over a few workgroups per core;
+        yields the first output index of an iteration (see Plan.rows)."""
         order, steps = p.loop_layout()
         counts = [p.out_shape[j] // steps[j] for j in order]
         fuse = self._fuse_first_loops(counts, cores)
         outer = [counts[0] * counts[1], *counts[2:]] if fuse else counts
-        n_groups, chunk = _split(tuple(outer), math.prod(p.red_shape) * math.prod(steps), cores)
-        with self._loops(outer, "o", chunk if n_groups > 1 else 0) as loop_vars:
+        self.groups, chunk = _split(tuple(outer), math.prod(p.red_shape) * math.prod(steps), cores)
+        with self._loops(outer, "o", chunk if self.groups > 1 else 0) as loop_vars:
             if fuse:
                 loop_vars = (loop_vars[0] // counts[1], loop_vars[0] % counts[1], *loop_vars[1:])
             base: list = [None] * len(order)
             for var, j in zip(loop_vars, order):
                 base[j] = var * steps[j] if steps[j] > 1 else var
-            rows = p.rows(base)
-            accs = self._reduce(p, rows) if self.red is not None else [None] * len(rows)
-            for out_idx, acc in zip(rows, accs):
-                self._store(p, out_idx, acc)
-        return k.build(), n_groups
+            yield base
+
+    @contextlib.contextmanager
+    def _output_per_item(self, p: Plan) -> Iterator[list[Value]]:
+        """SIMT-shaped: work-item (group id * ITEMS + local id) computes the output at that flat index."""
+        total = math.prod(p.out_shape)
+        self.groups = -(-total // ITEMS)
+        item = self.k.group_id(0) * ITEMS + self.k.local_id(0)
+        with self.k.if_(item < total) if total % ITEMS else contextlib.nullcontext():
+            yield list(unflatten(item, p.out_shape))
+
+    @contextlib.contextmanager
+    def _output_per_workgroup(self, p: Plan) -> Iterator[list[Value]]:
+        """SIMT-shaped with a cooperative reduction: workgroup (group id) computes the output at that flat index."""
+        self.groups = math.prod(p.out_shape)
+        yield list(unflatten(self.k.group_id(0), p.out_shape))
 
     def _fuse_first_loops(self, counts: list[int], cores: int) -> bool:
         """Whether the two outermost output loops run as one, to give every core a share: when the
@@ -221,16 +271,50 @@ class _Lowering:
         if vector_reduce:
             counts[-1] //= lanes
         in_shape = tuple(math.prod(red.src[0].shape[d] for d in g) for g in p.groups)
-        with self._loops(counts, "r") as red_vars:
+        reduced = self._strided_reduced(p.red_shape) if self.cooperative else self._loops(counts, "r")
+        with reduced as red_vars:
             red_idx = red_vars[:-1] + (red_vars[-1] * lanes,) if vector_reduce else red_vars
             for acc, out_idx in zip(accs, rows):
                 outer, inner = iter(out_idx), iter(red_idx)
                 in_idx = tuple(next(inner) if g[0] in p.axes else next(outer) for g in p.groups)
                 value = self.ev.value(red.src[0], in_idx, in_shape, None, lane)
                 self.k.update(acc, binary(op, acc, splat(value, lanes)))
+        if self.cooperative:
+            return [self._across_items(op, acc) for acc in accs]
         if not vector_reduce:
             return accs
         return [_across_lanes(op, [acc.gep(i) for i in range(lanes)]) for acc in accs]
+
+    @contextlib.contextmanager
+    def _strided_reduced(self, red_shape: tuple[int, ...]) -> Iterator[tuple[Value, ...]]:
+        """The reduced indices this work-item folds: every COOPERATIVE_ITEMS-th flat one from its local id."""
+        total = math.prod(red_shape)
+        with self.k.range(-(-total // COOPERATIVE_ITEMS), name="r") as step:
+            flat = step * COOPERATIVE_ITEMS + self.k.local_id(0)
+            with self.k.if_(flat < total) if total % COOPERATIVE_ITEMS else contextlib.nullcontext():
+                yield unflatten(flat, red_shape)
+
+    def _across_items(self, op: str, acc: Value) -> Value:
+        """op over every work-item's `acc`, pairwise through local memory; the result (read it after the
+        last barrier, in any work-item)."""
+        k, item = self.k, self.k.local_id(0)
+        partial = k.local("partial", acc.dtype, COOPERATIVE_ITEMS)
+        k.store(partial, item, acc)
+        k.barrier()
+        half = COOPERATIVE_ITEMS // 2
+        while half:
+            with k.if_(item < half):
+                k.store(partial, item, binary(op, partial[item], partial[item + half]))
+            k.barrier()
+            half //= 2
+        return partial[0]
+
+
+def _cooperative(p: Plan) -> bool:
+    """Whether a SIMT reduction takes a whole workgroup per output: when one work-item's loop would be long,
+    or when one work-item per output would leave most of the device idle."""
+    reduced = math.prod(p.red_shape)
+    return reduced >= COOPERATIVE_MIN or (reduced >= COOPERATIVE_ITEMS and math.prod(p.out_shape) < FEW_OUTPUTS)
 
 
 def _across_lanes(op: str, values: list[Value]) -> Value:
@@ -240,8 +324,8 @@ def _across_lanes(op: str, values: list[Value]) -> Value:
     return values[0]
 
 
-def make_plan(root: Node, red: Node | None) -> Plan:
-    """Merge dims, then pick the vectorisation for a reduction kernel (see Plan)."""
+def make_plan(root: Node, red: Node | None, vectorise: bool = True) -> Plan:
+    """Merge dims, then (with `vectorise`) pick the vectorisation for a reduction kernel (see Plan)."""
     in_shape = red.src[0].shape if red is not None else root.shape
     axes = red.arg[1] if red is not None else ()
     out_views = _in_space(_top_views(root), red.shape if red is not None else root.shape)
@@ -251,7 +335,7 @@ def make_plan(root: Node, red: Node | None) -> Plan:
     out_shape = tuple(s for g, s in zip(groups, sizes) if g[0] not in axes)
     red_shape = tuple(s for g, s in zip(groups, sizes) if g[0] in axes)
     plan = Plan(out_shape, red_shape, tuple(map(tuple, groups)), axes)
-    if red is None or in_views is None or not groups:
+    if red is None or in_views is None or not groups or not vectorise:
         return plan
     return _vectorise(plan, in_views, 64 // max(4, compute_dtype(red.dtype).itemsize))
 

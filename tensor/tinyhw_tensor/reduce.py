@@ -10,13 +10,14 @@ stages, so every core gets a share of the work.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tinyhw_tensor import dtypes as dt
 from tinyhw_tensor import graph
 from tinyhw_tensor.graph import Node
-from tinyhw_tensor.shapes import normalize_axes, normalize_axis
+from tinyhw_tensor.shapes import broadcast_shapes, normalize_axes, normalize_axis
 
 if TYPE_CHECKING:
     from tinyhw_tensor.tensor import Tensor
@@ -209,8 +210,12 @@ class ReduceOps:
 MATMUL_BLOCK = 256
 """Inner (K) block of a large matmul: one block of the right operand's columns stays in L1 cache."""
 MATMUL_PACK = 1 << 22
-"""Float matmuls of at least this many multiply-adds (M*N*K) first copy the right operand into
-panels of `_panel_width` columns, each contiguous along K, so the kernel reads it sequentially."""
+"""Float matmuls of at least this many multiply-adds (M*N*K, times the batch) first copy the right
+operand into panels of `_panel_width` columns, each contiguous along K, so the kernel reads it
+sequentially and vectorises across columns."""
+MATMUL_PACK_REALIZED = 1 << 20
+"""The same for a right operand that views realized data (a weight): its panels are packed once
+and kept (see `_panels`), so packing pays off for smaller products."""
 
 
 def _panel_width(dtype: dt.DType) -> int:
@@ -225,7 +230,9 @@ def _blocked_product_sum(x: Tensor, yt: Tensor) -> Tensor:
     m, k, n = x.shape[-2], x.shape[-1], yt.shape[-2]
     dtype = dt.promote(x.dtype, yt.dtype)
     w = _panel_width(dtype)
-    if dtype.kind == "f" and n % w == 0 and m * n * k >= MATMUL_PACK:
+    work = math.prod(broadcast_shapes(x.shape[:-2], yt.shape[:-2])) * m * n * k
+    realized = yt.node.realized or (yt.node.op == "view" and yt.node.src[0].realized)
+    if dtype.kind == "f" and n % w == 0 and work >= (MATMUL_PACK_REALIZED if realized else MATMUL_PACK):
         return _packed_product_sum(x, yt, w)
     big = k >= 2 * MATMUL_BLOCK and k % MATMUL_BLOCK == 0 and m * n >= 1 << 16
     if not big:
@@ -242,11 +249,27 @@ def _packed_product_sum(x: Tensor, yt: Tensor, w: int) -> Tensor:
     (..., M, N/w, w, K), so the kernel's tile takes rows of M and panels of N/w. K is not blocked:
     the tile's panels (K x tile width) stay in L2 while rows of x stream past them."""
     k, n = x.shape[-1], yt.shape[-2]
-    panels = yt.reshape(yt.shape[:-2] + (n // w, w, k)).transpose(-1, -2).contiguous()  # (..., N/w, K, w)
+    panels = _panels(yt.reshape(yt.shape[:-2] + (n // w, w, k)).transpose(-1, -2))  # (..., N/w, K, w)
     xb = x.reshape(x.shape[:-1] + (1, 1, k))  # (..., M, 1, 1, K)
     product = xb * panels.transpose(-1, -2).unsqueeze(-4)  # (..., M, N/w, w, K)
     out = product.sum(-1)
     return out.reshape(out.shape[:-2] + (n,))
+
+
+_packed: weakref.WeakKeyDictionary[Any, dict[Any, Node]] = weakref.WeakKeyDictionary()
+"""Panels already packed from realized data: storage -> {the view packed: the realized panels}."""
+
+
+def _panels(view: Tensor) -> Tensor:
+    """`view` (panels seen in a right operand) stored contiguously. When it views realized data (a
+    weight), it is packed now, once: data never changes, so the panels are kept as long as it lives."""
+    node = view.node
+    if node.op != "view" or not node.src[0].realized:
+        return view.contiguous()
+    kept = _packed.setdefault(node.src[0].storage, {})
+    if (panels := kept.get(node.arg)) is None:
+        panels = kept[node.arg] = view.contiguous().realize().node
+    return view._wrap(panels)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:

@@ -6,17 +6,22 @@ compiled binary is memoised by `compile_kernel` and cached on disk too), allocat
 launches, and turns the node into a buffer node. Device memory is owned by `Storage` objects,
 freed as soon as no node refers to them.
 
+Inside `recording()` every launch is also recorded (for `tinyhw_tensor.jit`), and copies between
+host and device are refused: a replay of the recorded launches would not repeat them.
+
 `TINYHW_DEBUG=1` prints every kernel launch (name, global size, time — it then waits for each
 kernel); `TINYHW_DEBUG=2` also prints each newly built kernel's IR and rendered source.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +34,20 @@ from tinyhw_tensor.graph import Node
 from tinyhw_tensor.lower import lower, signature
 from tinyhw_tensor.schedule import schedule
 
-__all__ = ["Storage", "Counters", "counters", "realize", "upload", "download", "check_dtype", "default_device"]
+__all__ = [
+    "Storage",
+    "Counters",
+    "counters",
+    "realize",
+    "upload",
+    "download",
+    "check_dtype",
+    "check_math",
+    "default_device",
+    "Launch",
+    "CaptureError",
+    "recording",
+]
 
 DEBUG = int(os.environ.get("TINYHW_DEBUG", "0") or 0)
 
@@ -73,11 +91,48 @@ class Storage:
 
 @dataclass(frozen=True, slots=True)
 class CompiledKernel:
-    """A kernel ready to launch: the program, its workgroup count, and its name for debug output."""
+    """A kernel ready to launch: the program, its workgroup count, its name for debug output, its workgroup size."""
 
     program: Any
     global_size: int
     name: str
+    local_size: tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """One recorded launch: the program, its workgroup count, the storages it writes (first) and reads, and its
+    workgroup size."""
+
+    program: Any
+    global_size: int
+    storages: tuple[Storage, ...]
+    local_size: tuple[int, int, int]
+
+
+class CaptureError(RuntimeError):
+    """A recorded (jitted) function did something a replay of its launches would not repeat."""
+
+
+_recordings: list[list[Launch]] = []
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[Launch]]:
+    """Record the launches made inside the block, in order, into the list it yields. Uploads and
+    downloads inside the block raise CaptureError."""
+    launches: list[Launch] = []
+    _recordings.append(launches)
+    try:
+        yield launches
+    finally:
+        _recordings.remove(launches)
+
+
+def _refuse_while_recording(what: str) -> None:
+    if _recordings:
+        raise CaptureError(f"{what} inside a captured (jitted) function: a replay would not repeat it; "
+                           "pass host data as Tensor arguments and read results after the call")  # fmt: skip
 
 
 _kernels: weakref.WeakKeyDictionary[Any, dict[tuple, CompiledKernel]] = weakref.WeakKeyDictionary()
@@ -99,9 +154,22 @@ def check_dtype(device: tinyhw.Device, dtype: DType) -> None:
         raise TypeError(f"dtype {dtype.name} is not supported on {device.name}: {reason}")
 
 
+MATH_OPS = frozenset({"exp", "exp2", "log", "log2", "sin", "cos", "tanh", "erf", "pow"})
+"""Transcendental ops: the ones a device declaring "float64-math" unsupported cannot compute in float64."""
+
+
+def check_math(device: tinyhw.Device, op: str, dtype: DType) -> None:
+    """TypeError naming op, dtype and device when `op` is float64 math the device declares unsupported."""
+    if op in MATH_OPS and dtype.name == "float64":
+        reason = device.backend.capabilities.unsupported.get("float64-math")
+        if reason is not None:
+            raise TypeError(f"float64 {op} is not supported on {device.name}: {reason}")
+
+
 def upload(array: np.ndarray, dtype: DType, device: tinyhw.Device) -> Storage | None:
     """Device storage holding `array` converted to `dtype` (None when it is empty)."""
     data = dt.to_numpy(array, dtype)
+    _refuse_while_recording(f"a copy of host data {data.shape} to the device")
     if data.size == 0:
         return None
     storage = Storage(device, data.nbytes)
@@ -111,6 +179,7 @@ def upload(array: np.ndarray, dtype: DType, device: tinyhw.Device) -> Storage | 
 
 def download(node: Node) -> np.ndarray:
     """A realized node's data as a new numpy array (waits for the device)."""
+    _refuse_while_recording(f"a read of {node.shape} data back to the host")
     raw = np.empty(node.shape, dtype=node.dtype.numpy)
     if raw.size:
         node.device.copy(raw, node.storage.buffer)
@@ -138,8 +207,11 @@ def _run(node: Node) -> None:
     storage = Storage(device, size * node.dtype.itemsize)
     args = [storage.buffer] + [n.storage.buffer for n in inputs]
     start = time.perf_counter() if DEBUG else 0.0
-    device.launch(kernel.program, *args, global_size=kernel.global_size)
+    device.launch(kernel.program, *args, global_size=kernel.global_size, local_size=kernel.local_size)
     counters.launched += 1
+    if _recordings:
+        storages = (storage, *(n.storage for n in inputs))
+        _recordings[-1].append(Launch(kernel.program, kernel.global_size, storages, kernel.local_size))
     if DEBUG:
         device.sync()
         ms = (time.perf_counter() - start) * 1e3
@@ -175,8 +247,10 @@ def _kernel(device: tinyhw.Device, key: tuple, node: Node, inputs: list[Node]) -
 def _build(device: tinyhw.Device, node: Node, inputs: list[Node]) -> CompiledKernel:
     from tinyhw.kernel.render import compile_kernel
 
+    check_dtype(device, node.dtype)  # a result dtype the device refuses (int64 sums on webgpu) is a TypeError
     start = time.perf_counter()
-    kernel, global_size = lower(node, inputs, device.info.compute_units)
+    simt = "simt" in device.backend.capabilities.features
+    kernel, global_size = lower(node, inputs, device.info.compute_units, simt)
     program = compile_kernel(device, kernel)
     counters.built += 1
     if DEBUG:
@@ -186,4 +260,4 @@ def _build(device: tinyhw.Device, node: Node, inputs: list[Node]) -> CompiledKer
         from tinyhw.kernel.render import render
 
         print(f"{kernel}\n{render(kernel, device.backend.renderer).source}", file=sys.stderr)
-    return CompiledKernel(program, global_size, kernel.name)
+    return CompiledKernel(program, global_size, kernel.name, kernel.local_size)

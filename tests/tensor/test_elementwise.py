@@ -97,6 +97,14 @@ def _erf(v: np.ndarray) -> np.ndarray:
     return np.vectorize(math.erf)(v)
 
 
+def test_erf_over_its_whole_range() -> None:
+    x = np.concatenate([np.linspace(-6, 6, 24001), [0.0, -0.0, 1e-30, -1e-30, 1.0, -1.0, 4.0, 1e30, -np.inf, np.inf]])
+    got = Tensor(x.astype(np.float32)).erf().numpy()
+    want = _erf(x.astype(np.float32).astype(np.float64))
+    np.testing.assert_allclose(got, want, rtol=2e-7, atol=1.5e-7)  # within about 2 ulp of the exact value
+    assert np.isnan(Tensor(np.array([np.nan], np.float32)).erf().numpy()).all()
+
+
 ACTIVATIONS = {
     "relu": lambda v: np.maximum(v, 0),
     "sigmoid": lambda v: 1 / (1 + np.exp(-v)),

@@ -75,10 +75,10 @@ def test_unsupported_dtype_on_a_device_is_a_type_error() -> None:
     device.backend = dataclasses.replace(original, capabilities=caps)
     try:
         with pytest.raises(TypeError, match="float64 is not supported on cpu:0: no fp64 units"):
-            Tensor(np.zeros(2))
+            Tensor(np.zeros(2), device="cpu")
         with pytest.raises(TypeError, match="float64"):
-            Tensor([1.0]).cast(tt.float64)
-        assert Tensor([1.0]).dtype == tt.float32
+            Tensor([1.0], device="cpu").cast(tt.float64)
+        assert Tensor([1.0], device="cpu").dtype == tt.float32
     finally:
         device.backend = original
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
-import subprocess
-import sys
 
 import numpy as np
 
@@ -48,7 +45,7 @@ def test_many_operations_leave_nothing_behind() -> None:
     assert live() == base
 
 
-def test_validate_layer_reports_no_leak() -> None:
+def test_validate_layer_reports_no_leak(python_script) -> None:
     script = """
 import gc, warnings
 import numpy as np
@@ -61,9 +58,8 @@ for _ in range(5):
     y.numpy()
 del x, y
 gc.collect()
-tinyhw.Device("cpu").close()
+tinyhw.Device().close()
 print("clean")
 """
-    env = dict(os.environ, TINYHW_LAYERS="validate")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    result = python_script(script, TINYHW_LAYERS="validate")
     assert result.stdout.strip() == "clean", result.stderr

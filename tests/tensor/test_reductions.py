@@ -186,6 +186,7 @@ def test_packed_matmul(shapes: tuple, rng: np.random.Generator, check, monkeypat
     from tinyhw_tensor import reduce
 
     monkeypatch.setattr(reduce, "MATMUL_PACK", 0)
+    monkeypatch.setattr(reduce, "MATMUL_PACK_REALIZED", 0)
     a = rng.standard_normal(shapes[0]).astype(np.float32)
     b = rng.standard_normal(shapes[1]).astype(np.float32)
     before = tt.counters.launched

@@ -33,7 +33,7 @@ BACKENDS = ("Vulkan", "Metal", "D3D12")
 
 _NO_64 = "WGSL has no 64-bit integers (wgpu-native's shader-int64 is used by hand-written kernels only)"
 CAPABILITIES = Capabilities(
-    features=frozenset(),
+    features=frozenset({"simt"}),
     unsupported={
         "hcq": "WebGPU exposes no command rings or timeline signals; the device implements the hooks directly",
         "graph": "no command queues to record; WebGPU launches are recorded and submitted in batches at sync",

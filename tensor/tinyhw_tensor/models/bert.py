@@ -3,13 +3,15 @@
     from tinyhw_tensor.models.bert import BertModel
     model = BertModel.from_pretrained("path/to/model")   # config.json + model.safetensors, nothing downloaded
     hidden = model(input_ids, attention_mask)              # [batch, seq, hidden], lazy
+    vectors = model.embed(input_ids, attention_mask)       # sentence embeddings, numpy [batch, hidden]
 
 Parameter names are those of transformers' `BertModel` (`encoder.layer.0.attention.self.query.weight`),
 so a checkpoint's state dict loads as it is; a `bert.` prefix (from `BertFor...` heads) is stripped.
 Loading is strict: a missing or unexpected tensor, a shape that differs, or a config field this
 implementation does not know is an error naming it. Parameters start as lazy zeros (no memory,
 no kernels) until weights are loaded. `mean_pool` and `l2_normalize` turn the encoder's output into
-sentence-transformers' sentence embeddings.
+sentence-transformers' sentence embeddings; `BertModel.embed` computes them through a `Jit`, so
+repeated batches of one shape replay the recorded kernels.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from tinyhw_tensor import creation
+from tinyhw_tensor.jit import jit
 from tinyhw_tensor.nn import functional as F
 from tinyhw_tensor.nn import layers
 from tinyhw_tensor.nn.module import Module
@@ -100,38 +103,12 @@ def _zeros(*shape: int, device: Any) -> Tensor:
     return creation.zeros(*shape, device=device)
 
 
-PANEL = 16
-"""Output columns per packed weight panel (64 bytes of float32, the lanes the CPU kernels vectorise)."""
-
-
 class _Linear(layers.Linear):
-    """nn.Linear with placeholder parameters, and its weight packed once for the matmul kernels.
-
-    `Tensor.matmul` packs a large right operand into panels of PANEL columns contiguous along K
-    on every call (and not at all below its size threshold); a layer's weight never changes, so
-    it is packed on first use and the panels are kept, until `weight` is replaced."""
+    """nn.Linear with placeholder parameters."""
 
     def __init__(self, in_features: int, out_features: int, device: Any = None) -> None:
         self.in_features, self.out_features = in_features, out_features
         self.weight, self.bias = _zeros(out_features, in_features, device=device), _zeros(out_features, device=device)
-        self._packed: tuple[Tensor, Tensor] | None = None
-
-    def _panels(self) -> Tensor:
-        """The weight as panels [out / PANEL, in, PANEL], realized, seen as [out / PANEL, PANEL, in]."""
-        if self._packed is None or self._packed[0] is not self.weight:
-            n, k = self.weight.shape
-            panels = self.weight.reshape(n // PANEL, PANEL, k).transpose(-1, -2).contiguous().realize()
-            self._packed = (self.weight, panels)
-        return self._packed[1].transpose(-1, -2)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """x [..., in] @ weight.T + bias, reading the packed panels."""
-        if self.out_features % PANEL or self.weight.dtype.kind != "f":
-            return super().forward(x)
-        product = x.reshape(x.shape[:-1] + (1, 1, self.in_features)) * self._panels()
-        # stored before the reshape: a consumer fused through the reshape would cost the kernel its tiling
-        out = product.sum(-1).contiguous().reshape(x.shape[:-1] + (self.out_features,))
-        return out + self.bias
 
 
 class _LayerNorm(layers.LayerNorm):
@@ -159,17 +136,17 @@ class BertEmbeddings(Module):
         self.token_type_embeddings = _Embedding(config.type_vocab_size, config.hidden_size, device)
         self.LayerNorm = _LayerNorm(config.hidden_size, config.layer_norm_eps, device)  # noqa: N815 - HF's name
 
-    def forward(self, input_ids: np.ndarray, token_type_ids: np.ndarray | None = None) -> Tensor:
-        """[batch, seq] ids (host arrays) -> [batch, seq, hidden]."""
+    def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
+        """[batch, seq] integer ids (already checked to be in range) -> [batch, seq, hidden]."""
         seq = input_ids.shape[1]
         if seq > self.position_embeddings.num_embeddings:
             raise ValueError(f"sequence of {seq} tokens is longer than the model's "
                              f"{self.position_embeddings.num_embeddings} positions")  # fmt: skip
-        x = self.word_embeddings(input_ids) + self.position_embeddings.weight[:seq]
+        x = self.word_embeddings.weight[input_ids] + self.position_embeddings.weight[:seq]
         if token_type_ids is None:
             x = x + self.token_type_embeddings.weight[0]
         else:
-            x = x + self.token_type_embeddings(token_type_ids)
+            x = x + self.token_type_embeddings.weight[token_type_ids]
         return self.LayerNorm(x)
 
 
@@ -191,8 +168,7 @@ class BertSelfAttention(Module):
         """Attention of x [batch, seq, hidden] with an additive mask [batch, 1, 1, seq]."""
         q, k, v = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
         scores = (q @ k.mT) * (1 / math.sqrt(q.shape[-1])) + mask
-        out = scores.softmax(-1).contiguous() @ v  # F.scaled_dot_product_attention, with the probabilities
-        # stored once: fused into the product, exp would be recomputed for every output column
+        out = scores.softmax(-1) @ v  # F.scaled_dot_product_attention
         return out.permute(0, 2, 1, 3).reshape(x.shape)
 
 
@@ -229,7 +205,7 @@ class BertIntermediate(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """gelu(dense(x))."""
-        return F.gelu(self.dense(x), self._approximate).contiguous()  # else every output column recomputes erf
+        return F.gelu(self.dense(x), self._approximate)
 
 
 class BertOutput(Module):
@@ -265,11 +241,9 @@ class BertEncoder(Module):
         self.layer = [BertLayer(config, device) for _ in range(config.num_hidden_layers)]
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        """Every layer in turn. Each layer's output is realized (enqueued, not waited for): the scheduler
-        cuts graphs deeper than its MAX_DEPTH at arbitrary nodes, and a cut at a matmul's broadcast
-        product would materialise it ([seq, out, in] floats); one layer stays well below that depth."""
+        """Every layer in turn."""
         for layer in self.layer:
-            x = layer(x, mask).realize()
+            x = layer(x, mask)
         return x
 
 
@@ -290,6 +264,20 @@ def _additive_mask(attention_mask: np.ndarray, device: Any) -> Tensor:
     return Tensor(mask[:, None, None, :], device=device)
 
 
+def _ids(name: str, values: Any, shape: tuple[int, ...] | None, size: int, device: Any) -> Tensor:
+    """Host ids as a device tensor, after checking their shape and that each is in [0, size)."""
+    ids = np.asarray(values)
+    if ids.ndim != 2 or (shape is not None and ids.shape != shape):
+        raise ValueError(f"{name} must be [batch, seq]{f' like input_ids {shape}' if shape else ''}, "
+                         f"got shape {ids.shape}")  # fmt: skip
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integers, got {ids.dtype}")
+    bad = ids[(ids < 0) | (ids >= size)]
+    if bad.size:
+        raise IndexError(f"{name}: id {int(bad.flat[0])} is out of range for a table of {size} rows")
+    return Tensor(ids.astype(np.int32), device=device)  # in range, so exact; and devices without int64 take it
+
+
 class BertModel(Module):
     """The BERT encoder: embeddings, `num_hidden_layers` encoder layers, and (optionally) the pooler.
 
@@ -304,18 +292,37 @@ class BertModel(Module):
         self.embeddings = BertEmbeddings(config, device)
         self.encoder = BertEncoder(config, device)
         self.pooler = BertPooler(config, device) if pooler else None
+        self._embed, self._embed_weights = jit(self._pooled_embeddings), ()
 
-    def forward(self, input_ids: Any, attention_mask: Any = None, token_type_ids: Any = None) -> Tensor:
-        """The last hidden states [batch, seq, hidden] for integer ids [batch, seq] (numpy arrays or lists)."""
-        ids = np.asarray(input_ids)
-        if ids.ndim != 2:
-            raise ValueError(f"input_ids must be [batch, seq], got shape {ids.shape}")
+    def _inputs(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> tuple[Tensor, np.ndarray, Any]:
+        """(ids, host mask, type ids or None) checked: shapes [batch, seq], ids within the tables."""
+        device = self.embeddings.word_embeddings.weight.device
+        ids = _ids("input_ids", input_ids, None, self.config.vocab_size, device)
         mask = np.ones(ids.shape, np.int64) if attention_mask is None else np.asarray(attention_mask)
         if mask.shape != ids.shape:
             raise ValueError(f"attention_mask shape {mask.shape} differs from input_ids shape {ids.shape}")
-        types = None if token_type_ids is None else np.asarray(token_type_ids)
-        x = self.embeddings(ids, types)
-        return self.encoder(x, _additive_mask(mask, x.device))
+        types = None if token_type_ids is None else _ids("token_type_ids", token_type_ids, ids.shape,
+                                                         self.config.type_vocab_size, device)  # fmt: skip
+        return ids, mask, types
+
+    def forward(self, input_ids: Any, attention_mask: Any = None, token_type_ids: Any = None) -> Tensor:
+        """The last hidden states [batch, seq, hidden] for integer ids [batch, seq] (numpy arrays or lists)."""
+        ids, mask, types = self._inputs(input_ids, attention_mask, token_type_ids)
+        return self.encoder(self.embeddings(ids, types), _additive_mask(mask, ids.device))
+
+    def embed(self, input_ids: Any, attention_mask: Any = None) -> np.ndarray:
+        """Sentence embeddings, float32 [batch, hidden]: `mean_pool` then `l2_normalize` of the last hidden
+        states, as sentence-transformers computes them. The forward pass runs through a `Jit`: from the
+        third batch of one shape on, its recorded kernels are replayed."""
+        ids, mask, _ = self._inputs(input_ids, attention_mask, None)
+        weights = tuple(p.node for p in self.parameters())
+        if weights != self._embed_weights:  # new weights (or the first call): the recorded kernels read the old
+            self._embed, self._embed_weights = jit(self._pooled_embeddings), weights
+        return self._embed(ids, _additive_mask(mask, ids.device), _pool_weights(mask, ids.device)).numpy()
+
+    def _pooled_embeddings(self, ids: Tensor, mask: Tensor, pool_weights: Tensor) -> Tensor:
+        hidden = self.encoder(self.embeddings(ids), mask)
+        return l2_normalize((hidden * pool_weights).sum(1))
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, device: Any = None) -> BertModel:
@@ -353,12 +360,16 @@ def _read_state(path: Path, device: Any) -> dict[str, Tensor]:
         raise ModelFileError(str(error)) from None
 
 
-def mean_pool(hidden: Tensor, attention_mask: Any) -> Tensor:
-    """The mean of hidden [batch, seq, dim] over the positions where attention_mask [batch, seq] is 1."""
+def _pool_weights(attention_mask: Any, device: Any) -> Tensor:
+    """[batch, seq, 1]: each position's weight in the mean over the positions where attention_mask is 1."""
     mask = np.asarray(attention_mask, dtype=np.float32)
     counts = np.maximum(mask.sum(1, keepdims=True), 1e-9).astype(np.float32)
-    weights = Tensor((mask / counts)[:, :, None], device=hidden.device)
-    return (hidden * weights).sum(1)
+    return Tensor((mask / counts)[:, :, None], device=device)
+
+
+def mean_pool(hidden: Tensor, attention_mask: Any) -> Tensor:
+    """The mean of hidden [batch, seq, dim] over the positions where attention_mask [batch, seq] is 1."""
+    return (hidden * _pool_weights(attention_mask, hidden.device)).sum(1)
 
 
 def l2_normalize(x: Tensor, eps: float = 1e-12) -> Tensor:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyhw_tensor.models.bert import BertModel, ModelFileError, l2_normalize, mean_pool
+from tinyhw_tensor.models.bert import BertModel, ModelFileError
 
 __all__ = ["MODEL_PACKAGE", "INSTALL_COMMAND", "ModelNotFoundError", "find_model_dir", "SentenceEncoder"]
 
@@ -124,7 +124,7 @@ class SentenceEncoder:
     def _encode_batch(self, sentences: Sequence[str]) -> np.ndarray:
         ids, mask = self.tokenize(sentences)
         ids, mask = _pad_to_multiple(ids, self.length_multiple), _pad_to_multiple(mask, self.length_multiple)
-        return l2_normalize(mean_pool(self.model(ids, mask), mask)).numpy()
+        return self.model.embed(ids, mask)
 
     def encode(self, sentences: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """float32 [len(sentences), dim]: each sentence's embedding, of L2 norm 1, computed `batch_size`

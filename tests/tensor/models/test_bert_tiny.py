@@ -109,6 +109,39 @@ def test_tiny_bert_sentence_embedding(tiny, rng):
     np.testing.assert_allclose(got, pooled / np.linalg.norm(pooled, axis=1, keepdims=True), rtol=1e-4, atol=1e-5)
 
 
+def np_embeddings(weights, ids, mask):
+    """Mean-pooled, L2-normalised last hidden states (sentence-transformers' embeddings), in numpy."""
+    pooled = (np_bert(weights, ids, mask) * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+
+def test_embed_replays_give_each_batch_its_embeddings(tiny, rng):
+    folder, weights = tiny
+    model = BertModel.from_pretrained(folder, device="cpu")
+    for padded in (0, 3, 5, 1):  # from the third batch of a shape on, the recorded kernels are replayed
+        ids, mask = rng.integers(1, 50, (2, 8)), np.array([[1] * 8, [1] * (8 - padded) + [0] * padded])
+        np.testing.assert_allclose(model.embed(ids, mask), np_embeddings(weights, ids, mask), rtol=1e-4, atol=1e-5)
+
+
+def test_embed_follows_new_weights(tiny, rng):
+    folder, weights = tiny
+    model = BertModel.from_pretrained(folder, device="cpu")
+    ids, mask = rng.integers(1, 50, (1, 8)), np.ones((1, 8), np.int64)
+    for _ in range(3):
+        model.embed(ids, mask)
+    other = {k: v for k, v in tiny_weights(rng).items() if k != "embeddings.position_ids"}
+    model.load_state_dict(other)
+    np.testing.assert_allclose(model.embed(ids, mask), np_embeddings(other, ids, mask), rtol=1e-4, atol=1e-5)
+
+
+def test_ids_outside_the_vocabulary_are_refused(tiny):
+    model = BertModel.from_pretrained(tiny[0], device="cpu")
+    with pytest.raises(IndexError, match="input_ids: id 50 is out of range for a table of 50 rows"):
+        model.embed(np.array([[1, 50]]))
+    with pytest.raises(IndexError, match="token_type_ids: id 2 is out of range"):
+        model(np.array([[1, 2]]), token_type_ids=np.array([[0, 2]]))
+
+
 def test_bert_prefix_and_no_pooler_load(tmp_path, rng):
     weights = {k: v for k, v in tiny_weights(rng).items() if not k.startswith("pooler.")}
     folder = write_model(tmp_path / "m", {"bert." + k: v for k, v in weights.items()})

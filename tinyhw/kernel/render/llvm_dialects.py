@@ -7,7 +7,7 @@ ops, or refused for float64). The renderer (tinyhw.kernel.render.llvm) does the 
 
 - CPU: the ABI of tinyhw.cpu.compiler — group ids are the trailing `i32 %group_x/y/z` params and
   one call runs one workgroup, so a workgroup's work-items are loops the renderer emits around
-  the body, split into phases at barriers; local arrays are stack arrays; erf comes from libm.
+  the body, split into phases at barriers; local arrays are stack arrays; float64 erf comes from libm.
 - AMDGPU: `amdgpu_kernel`, addrspace(1) buffers, addrspace(3) local arrays, `llvm.amdgcn.*` ids,
   `s_barrier` between workgroup-scope fences; no float64 transcendentals (no device libraries).
 - NVPTX: `ptx_kernel`, addrspace(1)/(3), `llvm.nvvm.read.ptx.sreg.*` ids, `barrier0`; exp/log/
@@ -112,8 +112,8 @@ def _convert(v: Value) -> Value | None:
 CPU = Dialect(
     name="cpu",
     renderer="llvm-cpu",
-    functions={("erf", "float32"): "erff", ("erf", "float64"): "erf"},
-    expand=frozenset({"exp:float32", "exp2:float32"}),  # polynomials that vectorise; libm's expf does not
+    functions={("erf", "float64"): "erf"},
+    expand=frozenset({"exp:float32", "exp2:float32", "erf:float32"}),  # polynomials that vectorise; libm's do not
 )
 """The host CPU under tinyhw.cpu.compiler's ABI."""
 
@@ -136,7 +136,7 @@ AMDGPU = Dialect(
     local_arrays="global",
     attributes='nounwind "amdgpu-flat-work-group-size"="{local},{local}" "uniform-work-group-size"="true"',
     module_flags=('i32 1, !"amdhsa_code_object_version", i32 500',),
-    expand=frozenset({"tanh", "erf", "mod:bfloat16"}),  # LLVM narrows a float32 frem back to bfloat16's
+    expand=frozenset({"tanh", "erf:float32", "mod:bfloat16"}),  # LLVM narrows a float32 frem back to bfloat16's
     float64_math=frozenset(),
 )
 """AMD GPUs (HSA code objects, code object v5)."""
