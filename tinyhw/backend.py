@@ -22,7 +22,8 @@ class Capabilities:
     over many outputs in few work-items, as it does for CPUs).
     unsupported: feature name -> reason, shown by `tinyhw devices` and used by the conformance
     suite to skip tests with that reason. A data type the device cannot compute with is declared
-    as "dtype:<name>" (e.g. "dtype:float64"); the tensor frontend refuses it with that reason.
+    as "dtype:<name>" (e.g. "dtype:float64"); the tensor frontend refuses it with that reason, and
+    likewise float64 transcendental ops (exp, log, sin, pow, ...) when "float64-math" is declared.
     expected_failures: conformance test name -> reason; reported as xfail, and as an error if the
     test unexpectedly passes, so the list stays honest.
     """

@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from webgpu_support import outcome, require_webgpu, run_pytest
+from pytest_subprocess import outcome, run_pytest
+from webgpu_support import require_webgpu
 
 
 def test_the_whole_suite_passes_on_webgpu(tmp_path: Path) -> None:

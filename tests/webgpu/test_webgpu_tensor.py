@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from webgpu_support import outcome, require_webgpu, run_pytest
+from pytest_subprocess import outcome, run_pytest
+from webgpu_support import require_webgpu
 
 tensor = pytest.importorskip("tinyhw_tensor")
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,20 +51,3 @@ def run_kernel(device: tinyhw.Device, kernel: Kernel, inputs: list[np.ndarray], 
     for buffer in buffers:
         device.free(buffer.root)
     return result
-
-
-def run_pytest(
-    *args: str, cwd: Path, scratch: Path | None = None, device: str | None = None, timeout: int = 300
-) -> subprocess.CompletedProcess[str]:
-    """`python -m pytest ARGS` in `cwd`, its kernel cache in `scratch` (default `cwd`), no TINYHW_ settings
-    inherited but TINYHW_DEVICE=`device` when given."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TINYHW_")}
-    env |= {"TINYHW_CACHE_DIR": str((scratch or cwd) / "cache"), "XDG_RUNTIME_DIR": env.get("XDG_RUNTIME_DIR", "/tmp")}
-    env |= {"TINYHW_DEVICE": device} if device else {}
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def outcome(result: subprocess.CompletedProcess[str]) -> str:
-    """The summary line of a pytest run (its stderr when it printed nothing)."""
-    return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr

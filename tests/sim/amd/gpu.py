@@ -121,6 +121,12 @@ class SimulatedGPU:
     `on_interrupt(ctxid)` is called for packets that raise an interrupt (end-of-pipe signals);
     `on_fault(queue, message, address)` when a queue stops on a fault. `budget` is the instruction
     budget of one wave. The CP thread starts with the first queue and stops at `shutdown`.
+
+    Why a fixed 200,000 per wave: the tensor frontend gives GPUs (capability "simt") one output per work-item
+    in workgroups of 64-256 that reduce long rows together, so a wave's work grows with one row's length
+    over its workgroup, not with the tensor; the longest wave of the whole tensor op suite runs 3,844
+    instructions. 200,000 is 50 times that (rows of millions of elements) and still stops a kernel that
+    loops forever within seconds of emulation (about 10-20 us an instruction).
     """
 
     def __init__(self, doorbells: memoryview, *, budget: int = 200_000) -> None:

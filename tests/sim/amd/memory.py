@@ -9,6 +9,7 @@ would. Per-lane `gather`/`scatter` are vectorised with numpy: one lookup per dis
 from __future__ import annotations
 
 import bisect
+import functools
 
 import numpy as np
 
@@ -99,12 +100,15 @@ class GPUMemory:
 
         The common case, every lane in one mapping, costs one bisect; otherwise lanes are grouped by mapping.
         """
-        lanes = np.flatnonzero(active)
-        addr = addresses[lanes].astype(np.uint64)
-        low, high = int(addr.min()), int(addr.max())
+        every = np.logical_and.reduce(active)  # usually: a slice instead of lane indices, no copy of the addresses
+        lanes = slice(None) if every else np.flatnonzero(active)
+        addr = addresses.astype(np.uint64, copy=False) if every else addresses[lanes].astype(np.uint64)
+        low, high = int(np.minimum.reduce(addr)), int(np.maximum.reduce(addr))
         i = bisect.bisect_right(self._starts, low) - 1
         if i >= 0 and high + nbytes <= self._ends[i]:
-            return [(self._arrays[i], (addr - np.uint64(self._starts[i])).astype(np.int64), lanes)]
+            return [(self._arrays[i], addr.view(np.int64) - self._starts[i], lanes)]
+        lanes = np.flatnonzero(active)
+        addr = addresses[lanes].astype(np.uint64)
         starts = np.asarray(self._starts, np.uint64)
         index = np.searchsorted(starts, addr, side="right").astype(np.int64) - 1
         ends = np.asarray(self._ends + [0], np.uint64)[index]
@@ -122,7 +126,7 @@ class GPUMemory:
         """Per-lane loads: uint8[lanes, nbytes] with the `nbytes` at each active lane's address (zeros elsewhere)."""
         out = np.zeros((addresses.size, nbytes), np.uint8)
         if active.any():
-            span = np.arange(nbytes)
+            span = _spans(nbytes)
             for array, offsets, lanes in self._lanes(addresses, nbytes, active, "read"):
                 out[lanes] = array[offsets[:, None] + span]
         return out
@@ -130,6 +134,12 @@ class GPUMemory:
     def scatter(self, addresses: np.ndarray, values: np.ndarray, nbytes: int, active: np.ndarray) -> None:
         """Per-lane stores of `values` (uint8[lanes, nbytes]) at each active lane's address; later lanes win."""
         if active.any():
-            span, data = np.arange(nbytes), np.asarray(values, np.uint8).reshape(addresses.size, nbytes)
+            span, data = _spans(nbytes), np.asarray(values, np.uint8).reshape(addresses.size, nbytes)
             for array, offsets, lanes in self._lanes(addresses, nbytes, active, "write"):
                 array[offsets[:, None] + span] = data[lanes]
+
+
+@functools.cache
+def _spans(nbytes: int) -> np.ndarray:
+    """0..nbytes-1: the byte offsets of one lane's access."""
+    return np.arange(nbytes)

@@ -146,6 +146,20 @@ VECTOR_CASES = [
         {3: (U & 0xFFFFFF) * ((U >> 3) & 0xFFFFFF) + 7},
         None,
     ),
+    (
+        "v_mul_hi_u32_u24 v2, v0, v1",
+        {0: U, 1: U >> 5},
+        {},
+        {2: ((U & 0xFFFFFF).astype(np.uint64) * ((U >> 5) & 0xFFFFFF)) >> 32},
+        None,
+    ),
+    (
+        "v_mul_hi_i32_i24 v2, v0, v1",
+        {0: S, 1: -S},
+        {},
+        {2: ((S.astype(np.int64) << 40 >> 40) * ((-S).astype(np.int64) << 40 >> 40)) >> 32},
+        None,
+    ),
     ("v_mad_i32_i24 v3, v0, v1, v2", {0: S, 1: -3, 2: 7}, {}, {3: ((S << 8) >> 8) * -3 + 7}, None),
     ("v_add_nc_u16 v2, v0, v1", {0: U, 1: 0xFFFF}, {}, {2: (U - 1) & 0xFFFF}, None),  # v2's upper half stays
     ("v_lshlrev_b16 v2, v0, v1", {0: LANE, 1: 3, 2: 0xABCD0000}, {}, {2: 0xABCD0000 | 3 << LANE % 16 & 0xFFFF}, None),
@@ -173,6 +187,13 @@ VECTOR_CASES = [
     ("v_not_b32 v2, v0", {0: U}, {}, {2: ~U}, None),
     ("v_bfrev_b32 v2, v0", {0: 1 << LANE}, {}, {2: (1 << (31 - LANE)).astype(np.uint32)}, None),
     ("v_clz_i32_u32 v2, v0", {0: (1 << LANE) >> 1}, {}, {2: np.where(LANE == 0, -1, 32 - LANE)}, None),
+    (
+        "v_cls_i32 v2, v0",
+        {0: np.where(LANE < 16, (1 << LANE) >> 1, ~((1 << (LANE - 16)) >> 1))},
+        {},
+        {2: np.where(LANE % 16 == 0, -1, 32 - LANE % 16)},
+        None,
+    ),  # 0 and -1 have no bit differing from the sign: -1
     ("v_bfe_u32 v2, v0, 4, 8", {0: U}, {}, {2: (U >> 4) & 0xFF}, None),
     ("v_bfe_i32 v2, v0, 4, 8", {0: U}, {}, {2: ((U >> 4) & 0xFF).astype(np.uint8).view(np.int8)}, None),
     ("v_bfi_b32 v3, v0, v1, v2", {0: 0xFFFF0000, 1: U, 2: ~U}, {}, {3: (U & 0xFFFF0000) | (~U & 0xFFFF)}, None),

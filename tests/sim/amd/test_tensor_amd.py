@@ -63,3 +63,17 @@ def test_workgroup_reductions_and_jit_replays(amd: tinyhw.Device) -> None:
         e = np.exp(a @ b - (a @ b).max(-1, keepdims=True))
         got = f(tt.Tensor(a, device=amd), tt.Tensor(b, device=amd)).numpy()
         np.testing.assert_allclose(got, (e / e.sum(-1, keepdims=True)).sum(0), rtol=1e-4)
+
+
+def test_float64_math_is_refused_naming_op_dtype_and_device(amd: tinyhw.Device) -> None:
+    """amd declares "float64-math" unsupported (no device math library): float64 arithmetic runs, transcendental
+    ops are refused when the graph is built, with the capability's reason, and work after a cast to float32."""
+    x = np.array([0.5, 1.0, 2.0])
+    t = tt.Tensor(x, device=amd)
+    np.testing.assert_array_equal((t * 3 + 1).numpy(), x * 3 + 1)
+    for op in ("exp", "log", "sin", "erf"):
+        with pytest.raises(TypeError, match=f"float64 {op} is not supported on amd:0: no device math library"):
+            getattr(t, op)()
+    with pytest.raises(TypeError, match="float64 pow is not supported on amd:0"):
+        t**t
+    np.testing.assert_allclose(t.cast(tt.float32).exp().numpy(), np.exp(x).astype(np.float32), rtol=1e-6)
