@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -13,6 +14,7 @@ from tinyhw.errors import CompileError, DeviceFault, DeviceHang
 from tinyhw.testing.support import download, upload
 from tinyhw_amd.kfd import KFDMemory
 from tinyhw_amd.memory import Ring
+from tinyhw_amd.pm4 import ComputeQueue
 
 IDS = "".join(f"declare i32 @llvm.amdgcn.{kind}.id.{axis}()\n" for kind in ("workgroup", "workitem") for axis in "xyz")
 
@@ -225,6 +227,19 @@ def test_a_gpu_page_fault_is_a_device_fault_naming_the_address(amd):
         amd.sync()
     with pytest.raises(DeviceFault):  # the device stays failed
         amd.allocate(16)
+
+
+def test_a_malformed_command_packet_is_a_device_fault_not_a_hang(amd, monkeypatch):
+    monkeypatch.setenv("TINYHW_WAIT_TIMEOUT_MS", "20000")  # a fault must be reported long before this
+    device = amd.impl
+    value = device.next_timeline_value("compute")
+    queue = ComputeQueue().wait(device.timeline, value - 1)
+    queue._packet(0x7F, 0)  # no PM4 opcode 0x7f: the command processor stops the queue
+    queue.signal(device.timeline, value).submit(device)
+    start = time.monotonic()
+    with pytest.raises(DeviceFault, match="amd:0: the GPU stopped and reset a queue"):
+        amd.sync()
+    assert time.monotonic() - start < 10
 
 
 def test_a_kernel_that_never_ends_is_a_device_hang(amd, monkeypatch):

@@ -209,11 +209,11 @@ def test_compute_queue_creation_passes_ring_pointers_eop_and_cwsr_and_maps_the_d
 def test_a_gpu_memory_fault_becomes_a_device_fault_naming_the_address():
     osa = RecordingOS()
     interface = open_kfd(osa)
-    assert interface.check_memory_fault() is None
+    assert interface.check_fault() is None
     create = next(args for name, args in osa.ioctls if name == "create_event")
     assert create["event_type"] == kfd.KFD_IOC_EVENT_MEMORY
     osa.fault_at = 0xDEAD_B000
-    fault = interface.check_memory_fault()
+    fault = interface.check_fault()
     assert isinstance(fault, DeviceFault) and "page fault at address 0xdeadb000" in str(fault)
     assert osa.ioctls[-1][1]["timeout"] == 0  # a poll, never a block
 

@@ -43,13 +43,13 @@ _VRAM = memory_flags(BufferOptions())
 
 
 class AMDSignal(Signal):
-    """A signal whose waits also poll KFD for GPU memory faults, raised as DeviceFault."""
+    """A signal whose waits also poll KFD for GPU faults (memory and hardware exceptions), raised as DeviceFault."""
 
     __slots__ = ("_amd",)
 
     def _block(self, value: int, seconds: float) -> None:
         device = self._amd
-        if device.error is None and (fault := device.kfd.check_memory_fault()) is not None:
+        if device.error is None and (fault := device.kfd.check_fault()) is not None:
             device.record_fault(fault)
         if device.error is not None:
             raise device.error
@@ -74,6 +74,7 @@ class AMDDevice(HCQDevice):
             super().__init__(name, self._describe(), KFDAllocator(self, self.kfd))
             self.compute_ring = self._create_ring("compute", kfd_ioctl.KFD_IOC_QUEUE_TYPE_COMPUTE, 4)
             self.copy_ring = self._create_ring("SDMA", kfd_ioctl.KFD_IOC_QUEUE_TYPE_SDMA, 1)
+            self.kfd.check_fault()  # creates KFD's fault events before any work can fault
         except BaseException:
             self._release_queues()
             raise

@@ -92,7 +92,7 @@ class KFDInterface:
         self.gpu_id, self.name, self.os = gpu_id, name, osa or seam.os_access()
         self._gpu_ids = ffi.new("uint32_t[1]", [gpu_id])
         self._doorbell_pages: dict[int, int] = {}
-        self._memory_event: int | None = None
+        self._fault_events: list[int] = []
         self._queues: set[int] = set()
         self.drm_fd = -1
         self.kfd_fd = self._open("/dev/kfd")
@@ -235,34 +235,47 @@ class KFDInterface:
 
     # -- fault events --
 
-    def check_memory_fault(self) -> DeviceFault | None:
-        """A DeviceFault naming the faulting address if KFD reported a GPU memory exception, else None.
+    def check_fault(self) -> DeviceFault | None:
+        """A DeviceFault if KFD reported that the GPU faulted, else None: a memory exception names the
+        faulting address; a hardware exception means the GPU stopped a queue (a malformed packet, an
+        illegal instruction) and reset it.
 
-        Polls (timeout 0) a KFD_IOC_EVENT_MEMORY event created on first use.
+        Polls (timeout 0) one KFD_IOC_EVENT_MEMORY and one KFD_IOC_EVENT_HW_EXCEPTION event, created
+        on the first call (KFD signals only events that exist: devices call this once when they open).
         """
-        if self._memory_event is None:
-            self._memory_event = self._ioctl(kfd.AMDKFD_IOC_CREATE_EVENT, "create_event",
-                                             event_type=kfd.KFD_IOC_EVENT_MEMORY, auto_reset=1,
-                                             node_id=0).event_id  # fmt: skip
-        data = ffi.new("struct kfd_event_data *", {"event_id": self._memory_event})
+        if not self._fault_events:
+            self._fault_events = [self._ioctl(kfd.AMDKFD_IOC_CREATE_EVENT, "create_event", event_type=kind,
+                                              auto_reset=1, node_id=0).event_id
+                                  for kind in (kfd.KFD_IOC_EVENT_MEMORY, kfd.KFD_IOC_EVENT_HW_EXCEPTION)]  # fmt: skip
+        memory_event, hardware_event = self._fault_events
+        if (data := self._poll_event(memory_event)) is not None:
+            exception = data.memory_exception_data
+            failure = exception.failure
+            why = ("page not present" if failure.NotPresent else "write to a read-only page" if failure.ReadOnly
+                   else "execute on a no-execute page" if failure.NoExecute else "memory error")  # fmt: skip
+            where = " (imprecise)" if failure.imprecise else ""
+            return DeviceFault(f"{self.name}: GPU page fault at address {exception.va:#x}{where}: {why}")
+        if (data := self._poll_event(hardware_event)) is not None:
+            exception = data.hw_exception_data
+            return DeviceFault(f"{self.name}: the GPU stopped and reset a queue (KFD hardware exception, reset type "
+                               f"{exception.reset_type}, cause {exception.reset_cause}): a malformed command packet "
+                               "or an illegal instruction")  # fmt: skip
+        return None
+
+    def _poll_event(self, event_id: int) -> Any:
+        """The event's data if KFD signalled it (the wait does not block), else None."""
+        data = ffi.new("struct kfd_event_data *", {"event_id": event_id})
         args = self._ioctl(kfd.AMDKFD_IOC_WAIT_EVENTS, "wait_events", events_ptr=int(ffi.cast("uintptr_t", data)),
                            num_events=1, wait_for_all=1, timeout=0)  # fmt: skip
-        if args.wait_result != kfd.KFD_IOC_WAIT_RESULT_COMPLETE:
-            return None
-        exception = data.memory_exception_data
-        failure = exception.failure
-        why = ("page not present" if failure.NotPresent else "write to a read-only page" if failure.ReadOnly
-               else "execute on a no-execute page" if failure.NoExecute else "memory error")  # fmt: skip
-        where = " (imprecise)" if failure.imprecise else ""
-        return DeviceFault(f"{self.name}: GPU page fault at address {exception.va:#x}{where}: {why}")
+        return data if args.wait_result == kfd.KFD_IOC_WAIT_RESULT_COMPLETE else None
 
     def close(self) -> None:
-        """Destroy remaining queues and the fault event, unmap doorbells, close the device files."""
+        """Destroy remaining queues and the fault events, unmap doorbells, close the device files."""
         for queue_id in list(self._queues):
             self.destroy_queue(queue_id)
-        if self._memory_event is not None:
-            self._ioctl(kfd.AMDKFD_IOC_DESTROY_EVENT, "destroy_event", event_id=self._memory_event)
-            self._memory_event = None
+        for event_id in self._fault_events:
+            self._ioctl(kfd.AMDKFD_IOC_DESTROY_EVENT, "destroy_event", event_id=event_id)
+        self._fault_events = []
         for address in self._doorbell_pages.values():
             self.os.munmap(address, DOORBELL_SLICE)
         self._doorbell_pages = {}
