@@ -36,6 +36,8 @@ RX7900XTX_PROPERTIES = {
 }  # fmt: skip
 
 VRAM = 24 << 30
+NBIO_BASES = (0x0, 0x14, 0xD20, 0x10400, 0x241B000, 0x4040000)
+"""The NBIF block's register segment bases (navi10_ip_offset.h's NBIO_BASE, taken as gfx1100's)."""
 HOST_MEMORY = 64 << 30
 
 
@@ -47,8 +49,13 @@ def bank_text(heap_type: int, size: int, width: int) -> str:
     return f"heap_type {heap_type}\nsize_in_bytes {size}\nflags 0\nwidth {width}\nmem_clk_max 1249\n"
 
 
+def nbio_discovery_path(render_minor: int) -> str:
+    """amdgpu's sysfs IP discovery `base_addr` file of the NBIF (NBIO) block, die 0, instance 0."""
+    return f"/sys/class/drm/renderD{render_minor}/device/ip_discovery/die/0/NBIF/0/base_addr"
+
+
 def rx7900xtx_files(gpus: int = 1, **gpu_properties: int) -> dict[str, str]:
-    """The /dev/kfd node and KFD topology of a host with `gpus` RX 7900 XTX cards (node 0 is the CPU)."""
+    """The /dev/kfd node, KFD topology and NBIO IP discovery of a host with `gpus` RX 7900 XTX cards (node 0: CPU)."""
     files = {
         "/dev/kfd": "",
         f"{TOPOLOGY}/generation_id": "1\n",
@@ -64,6 +71,7 @@ def rx7900xtx_files(gpus: int = 1, **gpu_properties: int) -> dict[str, str]:
         files[f"{path}/name"] = "gfx1100\n"
         files[f"{path}/properties"] = properties_text(props | gpu_properties)
         files[f"{path}/mem_banks/0/properties"] = bank_text(1, VRAM, 384)
+        files[nbio_discovery_path(127 + node)] = "".join(f"0x{base:08X}\n" for base in NBIO_BASES)
     return files
 
 

@@ -10,11 +10,14 @@ import numpy as np
 import pytest
 
 import tinyhw
-from tinyhw.errors import CompileError, DeviceFault, DeviceHang
+from tests.sim.amd.os import SimulatedOS
+from tinyhw.errors import CompileError, DeviceFault, DeviceHang, PluginError
 from tinyhw.testing.support import download, upload
+from tinyhw_amd.device import AMDDevice
 from tinyhw_amd.kfd import KFDMemory
 from tinyhw_amd.memory import Ring
 from tinyhw_amd.pm4 import ComputeQueue
+from tinyhw_amd.topology import gpu_nodes
 
 IDS = "".join(f"declare i32 @llvm.amdgcn.{kind}.id.{axis}()\n" for kind in ("workgroup", "workitem") for axis in "xyz")
 
@@ -240,6 +243,29 @@ def test_a_malformed_command_packet_is_a_device_fault_not_a_hang(amd, monkeypatc
     with pytest.raises(DeviceFault, match="amd:0: the GPU stopped and reset a queue"):
         amd.sync()
     assert time.monotonic() - start < 10
+
+
+def test_the_compute_queue_flushes_the_hdp_at_the_nbio_registers_ip_discovery_lists(amd):
+    assert amd.impl.compute_queue_type.hdp_flush_registers == (0xD20 + 0x106, 0xD20 + 0x107)  # NBIF segment 2
+
+
+def test_an_hdp_flush_at_the_wrong_nbio_registers_is_a_device_fault(amd):
+    device = amd.impl
+    value = device.next_timeline_value("compute")
+    wrong_base = ComputeQueue.for_nbio((0x0, 0x14, 0xD00, 0x10400, 0x241B000, 0x4040000))
+    wrong_base().wait(device.timeline, value - 1).memory_barrier().signal(device.timeline, value).submit(device)
+    with pytest.raises(DeviceFault, match="amd:0: the GPU stopped and reset a queue"):
+        amd.sync()
+
+
+def test_opening_a_gpu_without_ip_discovery_in_sysfs_fails_with_the_file_and_releases_kfd():
+    machine = SimulatedOS()
+    path = "/sys/class/drm/renderD128/device/ip_discovery/die/0/NBIF/0/base_addr"
+    del machine.topology.files[path]
+    (node,) = gpu_nodes(machine)
+    with pytest.raises(PluginError, match=path):
+        AMDDevice(node, "amd:0", machine)
+    assert machine.process is None  # /dev/kfd was closed again
 
 
 def test_a_kernel_that_never_ends_is_a_device_hang(amd, monkeypatch):

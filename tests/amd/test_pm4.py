@@ -8,11 +8,14 @@ import pytest
 
 from tinyhw.hcq.queue import Sym
 from tinyhw_amd.autogen import gc_11_0_0 as gc
+from tinyhw_amd.autogen import nbio_4_3_0 as nbio
 from tinyhw_amd.autogen import pm4
 from tinyhw_amd.pm4 import ComputeQueue
 
 GC_BASE = 0x1260  # IP discovery's GC segment 0 on GFX 11: SET_SH_REG offsets are relative to 0x2C00 from there
 SIGNAL = SimpleNamespace(va=0x7F00_1234_5000)
+NBIO_BASES = (0x0, 0x14, 0xD20, 0x10400, 0x241B000, 0x4040000)  # NBIF bases (navi10_ip_offset.h)
+Queue = ComputeQueue.for_nbio(NBIO_BASES)
 OPCODES = {value: name for name, value in vars(pm4).items() if name.startswith("PACKET3_") and isinstance(value, int)
            and name.count("_") >= 1 and value < 0x100}  # fmt: skip
 REGISTERS = {GC_BASE + value - pm4.PACKET3_SET_SH_REG_START: name.removeprefix("reg")
@@ -51,9 +54,9 @@ def program(**overrides) -> SimpleNamespace:
 
 
 def test_dispatch_programs_the_compute_registers_then_dispatches():
-    queue = ComputeQueue().exec(program(), 0x7F00_0000_1000, (4, 2, 1), (64, 1, 1))
+    queue = Queue().exec(program(), 0x7F00_0000_1000, (4, 2, 1), (64, 1, 1))
     stream = packets(queue.words)
-    assert [OPCODES[op] for op, _ in stream][0] == "PACKET3_ACQUIRE_MEM"
+    assert [OPCODES[op] for op, _ in stream][:2] == ["PACKET3_WAIT_REG_MEM", "PACKET3_ACQUIRE_MEM"]  # a barrier first
     assert stream[-1][0] == pm4.PACKET3_DISPATCH_DIRECT
     regs = sh_registers(stream)
     assert regs["COMPUTE_PGM_LO"] | regs["COMPUTE_PGM_HI"] << 32 == 0x7F12_3456_7800 >> 8
@@ -68,13 +71,13 @@ def test_dispatch_programs_the_compute_registers_then_dispatches():
 
 
 def test_kernels_without_scratch_get_none():
-    regs = sh_registers(packets(ComputeQueue().exec(program(), 0x1000, (1, 1, 1), (32, 1, 1)).words))
+    regs = sh_registers(packets(Queue().exec(program(), 0x1000, (1, 1, 1), (32, 1, 1)).words))
     assert regs["COMPUTE_TMPRING_SIZE"] == 0 and "COMPUTE_DISPATCH_SCRATCH_BASE_LO" not in regs
 
 
 def test_scratch_kernels_get_the_scratch_size_and_base():
     size = 3072 << gc.COMPUTE_TMPRING_SIZE__WAVES__SHIFT | 21 << gc.COMPUTE_TMPRING_SIZE__WAVESIZE__SHIFT
-    queue = ComputeQueue().exec(program(scratch=lambda: (size, 0x7F44_0000_0000)), 0x1000, (1, 1, 1), (32, 1, 1))
+    queue = Queue().exec(program(scratch=lambda: (size, 0x7F44_0000_0000)), 0x1000, (1, 1, 1), (32, 1, 1))
     regs = sh_registers(packets(queue.words))
     assert regs["COMPUTE_TMPRING_SIZE"] == size
     base = regs["COMPUTE_DISPATCH_SCRATCH_BASE_LO"] | regs["COMPUTE_DISPATCH_SCRATCH_BASE_HI"] << 32
@@ -82,20 +85,39 @@ def test_scratch_kernels_get_the_scratch_size_and_base():
 
 
 def test_wave64_kernels_dispatch_without_the_wave32_bit():
-    stream = packets(ComputeQueue().exec(program(wave32=False), 0x1000, (1, 1, 1), (64, 1, 1)).words)
+    stream = packets(Queue().exec(program(wave32=False), 0x1000, (1, 1, 1), (64, 1, 1)).words)
     assert not stream[-1][1][3] & gc.COMPUTE_DISPATCH_INITIATOR__CS_W32_EN_MASK
 
 
-def test_acquire_mem_invalidates_every_cache_over_the_whole_address_space():
-    (opcode, body), *_ = packets(ComputeQueue().memory_barrier().words)
+def test_memory_barrier_flushes_the_hdp_with_nbios_request_done_handshake():
+    (opcode, body), _ = packets(Queue().memory_barrier().words)
+    assert opcode == pm4.PACKET3_WAIT_REG_MEM and len(body) == 6
+    control = pm4.WAIT_REG_MEM_OPERATION(1) | pm4.WAIT_REG_MEM_FUNCTION(3) | pm4.WAIT_REG_MEM_MEM_SPACE(0)
+    assert body[0] == control  # write, wait, write; "=="; registers
+    segment = NBIO_BASES[nbio.regBIF_BX_PF0_GPU_HDP_FLUSH_REQ_BASE_IDX]
+    assert body[1:3] == [
+        segment + nbio.regBIF_BX_PF0_GPU_HDP_FLUSH_REQ,
+        segment + nbio.regBIF_BX_PF0_GPU_HDP_FLUSH_DONE,
+    ]
+    assert body[1:3] == [0xD20 + 0x106, 0xD20 + 0x107]
+    assert body[3] == body[4] == 0xFFFFFFFF  # reference = mask: every client, as KFD hides our MEC pipe
+
+
+def test_memory_barrier_then_invalidates_every_cache_over_the_whole_address_space():
+    _, (opcode, body) = packets(Queue().memory_barrier().words)
     assert opcode == pm4.PACKET3_ACQUIRE_MEM and len(body) == 7
     assert body[1:5] == [0xFFFFFFFF, 0xFFFFFF, 0, 0]  # size 2^56-1 from base 0
     for cache in ("GLI_INV", "GLK_INV", "GLV_INV", "GL1_INV", "GL2_INV", "GL2_WB"):
         assert body[6] & getattr(pm4, f"PACKET3_ACQUIRE_MEM_GCR_CNTL_{cache}")(1), cache
 
 
+def test_a_queue_without_nbio_bases_refuses_a_memory_barrier():
+    with pytest.raises(TypeError, match="HDP flush registers"):
+        ComputeQueue().memory_barrier()
+
+
 def test_signal_is_an_end_of_pipe_64bit_write_after_caches_are_written_back():
-    (opcode, body), *_ = packets(ComputeQueue().signal(SIGNAL, 0x1_0000_0005).words)
+    (opcode, body), *_ = packets(Queue().signal(SIGNAL, 0x1_0000_0005).words)
     assert opcode == pm4.PACKET3_RELEASE_MEM and len(body) == 7
     assert body[0] & pm4.PACKET3_RELEASE_MEM_GCR_GL2_WB
     assert body[0] & pm4.PACKET3_RELEASE_MEM_EVENT_INDEX(0xF) == pm4.PACKET3_RELEASE_MEM_EVENT_INDEX(5)
@@ -105,13 +127,13 @@ def test_signal_is_an_end_of_pipe_64bit_write_after_caches_are_written_back():
 
 
 def test_timestamp_writes_the_gpu_clock_after_the_value():
-    (_, body), *_ = packets(ComputeQueue().timestamp(SIGNAL).words)
+    (_, body), *_ = packets(Queue().timestamp(SIGNAL).words)
     assert body[1] & pm4.PACKET3_RELEASE_MEM_DATA_SEL(7) == pm4.PACKET3_RELEASE_MEM_DATA_SEL(3)  # GPU counter
     assert body[2] | body[3] << 32 == SIGNAL.va + 8
 
 
 def test_wait_polls_memory_for_a_64bit_value_at_least_the_target():
-    (opcode, body), *_ = packets(ComputeQueue().wait(SIGNAL, 0x2_0000_0001).words)
+    (opcode, body), *_ = packets(Queue().wait(SIGNAL, 0x2_0000_0001).words)
     assert opcode == pm4.PACKET3_WAIT_REG_MEM64 and len(body) == 8
     assert body[0] == pm4.WAIT_REG_MEM_FUNCTION(5) | pm4.WAIT_REG_MEM_MEM_SPACE(1)  # >=, memory
     assert body[1] | body[2] << 32 == SIGNAL.va

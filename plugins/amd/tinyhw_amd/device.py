@@ -22,6 +22,7 @@ from tinyhw.kernel.llvm import compiler_version
 from tinyhw_amd.arch import arch
 from tinyhw_amd.autogen import kfd as kfd_ioctl
 from tinyhw_amd.code_object import load_code_object
+from tinyhw_amd.discovery import NBIO_BLOCK, block_bases
 from tinyhw_amd.kfd import PAGE, KFDInterface, KFDMemory, QueueBuffers, context_save_sizes
 from tinyhw_amd.memory import KFDAllocator, Ring, memory_flags
 from tinyhw_amd.pm4 import ComputeQueue
@@ -71,6 +72,8 @@ class AMDDevice(HCQDevice):
         self._images: list[Buffer] = []
         self._scratch: Buffer | None = None
         try:
+            nbio_bases = block_bases(self.kfd.os, node.drm_render_minor, NBIO_BLOCK)
+            self.compute_queue_type = ComputeQueue.for_nbio(nbio_bases)
             super().__init__(name, self._describe(), KFDAllocator(self, self.kfd))
             self.compute_ring = self._create_ring("compute", kfd_ioctl.KFD_IOC_QUEUE_TYPE_COMPUTE, 4)
             self.copy_ring = self._create_ring("SDMA", kfd_ioctl.KFD_IOC_QUEUE_TYPE_SDMA, 1)

@@ -5,16 +5,20 @@ Packets and fields come from the generated nvd.h tables (`autogen.pm4`), registe
 the compute shader registers with SET_SH_REG (scratch: TMPRING_SIZE and the dispatch's scratch
 base), start it with DISPATCH_DIRECT; a signal is an
 end-of-pipe RELEASE_MEM that writes back caches and then the 64-bit value; a wait is a 64-bit
-WAIT_REG_MEM64 polling for >=. A memory barrier is the ACQUIRE_MEM cache invalidation alone: no
-HDP flush is needed, because the host writes only GTT (system memory), never VRAM through the BAR.
+WAIT_REG_MEM64 polling for >=. A memory barrier flushes the HDP (the host data path: host writes to
+VRAM through the PCI BAR) with NBIO's GPU_HDP_FLUSH_REQ/DONE handshake, then invalidates the caches
+(ACQUIRE_MEM); every dispatch starts with one, as amdgpu flushes the HDP before a job's IBs. NBIO's
+register bases come from IP discovery, so a device's queue class is made by `ComputeQueue.for_nbio`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tinyhw.hcq.queue import HWQueue, Sym
 from tinyhw_amd.autogen import gc_11_0_0 as gc
+from tinyhw_amd.autogen import nbio_4_3_0 as nbio
 from tinyhw_amd.autogen import pm4
 
 if TYPE_CHECKING:
@@ -32,8 +36,14 @@ EVENT_INDEX_END_OF_PIPE = 5
 """EVENT_INDEX of timestamp (end-of-pipe) events in RELEASE_MEM (the PM4 spec's EOP index)."""
 DATA_SEL_VALUE64, DATA_SEL_GPU_CLOCK = 2, 3
 """RELEASE_MEM DATA_SEL: write the packet's 64-bit data; write the 64-bit GPU clock counter."""
-FUNCTION_GREATER_EQUAL, MEM_SPACE_MEMORY = 5, 1
-"""WAIT_REG_MEM FUNCTION ">=" and MEM_SPACE "memory" (nvd.h's comments on WAIT_REG_MEM_*)."""
+FUNCTION_EQUAL, FUNCTION_GREATER_EQUAL, MEM_SPACE_REGISTER, MEM_SPACE_MEMORY = 3, 5, 0, 1
+"""WAIT_REG_MEM FUNCTION "==" and ">=", MEM_SPACE "register" and "memory" (nvd.h's comments on WAIT_REG_MEM_*)."""
+OPERATION_WRITE_WAIT_WRITE = 1
+"""WAIT_REG_MEM OPERATION: write the reference to ADDR0, then poll ADDR1 (the HDP flush request/done pair)."""
+HDP_FLUSH_CLIENTS = 0xFFFFFFFF
+"""Reference and mask of the HDP flush: request it for every client bit and wait for all of them. amdgpu's
+gfx_v11_0 sets the single CP bit of the ring's ME/pipe (ref_and_mask_cp2/cp6 << pipe), but KFD does not
+tell user space which MEC pipe it mapped a user queue to, so the only bit known to be ours is "all of them"."""
 POLL_INTERVAL = 4
 """WAIT_REG_MEM poll interval, in units of 16 GPU clocks."""
 
@@ -78,6 +88,18 @@ class ComputeQueue(HWQueue):
 
     __slots__ = ()
     submit_copies_commands = True
+    hdp_flush_registers: tuple[int, int] | None = None
+    """Absolute dword addresses of NBIO's GPU_HDP_FLUSH_REQ and _DONE; set by `for_nbio`."""
+
+    @classmethod
+    def for_nbio(cls, nbio_bases: Sequence[int]) -> type[ComputeQueue]:
+        """The queue class of a GPU whose NBIO register segments (IP discovery's NBIF bases) are `nbio_bases`."""
+        request, done = (
+            nbio_bases[getattr(nbio, f"regBIF_BX_PF0_GPU_HDP_FLUSH_{name}_BASE_IDX")]
+            + getattr(nbio, f"regBIF_BX_PF0_GPU_HDP_FLUSH_{name}")
+            for name in ("REQ", "DONE")
+        )
+        return type(cls.__name__, (cls,), {"__slots__": (), "hdp_flush_registers": (request, done)})
 
     def _packet(self, opcode: int, *body: int) -> None:
         self._emit(header(opcode, len(body)), *body)
@@ -112,12 +134,24 @@ class ComputeQueue(HWQueue):
     def _timestamp(self, signal: Signal) -> None:
         self._release_mem(signal.va + 8, DATA_SEL_GPU_CLOCK)
 
+    def _hdp_flush(self) -> None:
+        """Write GPU_HDP_FLUSH_REQ, then poll GPU_HDP_FLUSH_DONE until the flush is done (NBIO's handshake)."""
+        if self.hdp_flush_registers is None:
+            raise TypeError("this ComputeQueue does not know NBIO's HDP flush registers: use the device's "
+                            "compute_queue_type (ComputeQueue.for_nbio)")  # fmt: skip
+        request, done = self.hdp_flush_registers
+        self._packet(pm4.PACKET3_WAIT_REG_MEM,
+                     pm4.WAIT_REG_MEM_OPERATION(OPERATION_WRITE_WAIT_WRITE) | pm4.WAIT_REG_MEM_FUNCTION(FUNCTION_EQUAL)
+                     | pm4.WAIT_REG_MEM_MEM_SPACE(MEM_SPACE_REGISTER),
+                     request, done, HDP_FLUSH_CLIENTS, HDP_FLUSH_CLIENTS, POLL_INTERVAL)  # fmt: skip
+
     def _memory_barrier(self) -> None:
+        self._hdp_flush()
         self._acquire_mem()
 
     def _exec(self, program: Any, kernargs: int, global_size: tuple, local_size: tuple) -> None:
         """Dispatch `program` over `global_size` workgroups of `local_size` work-items each."""
-        self._acquire_mem()
+        self._memory_barrier()  # as amdgpu does before a job's IBs: the kernel sees what the host wrote
         code = program.code_address
         self._set_sh_reg(_PGM_LO, (code >> 8) & 0xFFFFFFFF, code >> 40)
         self._set_sh_reg(_RSRC1, program.rsrc1, program.rsrc2)

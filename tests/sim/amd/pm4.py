@@ -18,7 +18,7 @@ import numpy as np
 
 from tests.sim.amd.gpu import HardwareQueue, PacketProcessor, QueueFault, SimulatedGPU
 from tests.sim.amd.isa import UnknownInstruction, run_dispatch
-from tests.sim.amd.topology import GC_BASE
+from tests.sim.amd.topology import GC_BASE, NBIO_BASE
 from tinyhw_amd.autogen import gc_11_0_0 as gc
 from tinyhw_amd.autogen import nbio_4_3_0 as nbio
 from tinyhw_amd.autogen import pm4
@@ -64,7 +64,11 @@ def reg_field(value: int, register: str, name: str) -> int:
 
 SH_START, SH_END = pm4.PACKET3_SET_SH_REG_START, pm4.PACKET3_SET_SH_REG_END
 UCONFIG_START, UCONFIG_END = pm4.PACKET3_SET_UCONFIG_REG_START, pm4.PACKET3_SET_UCONFIG_REG_END
-HDP_FLUSH_PAIR_DISTANCE = nbio.regBIF_BX_PF0_GPU_HDP_FLUSH_DONE - nbio.regBIF_BX_PF0_GPU_HDP_FLUSH_REQ
+HDP_FLUSH_REQUEST, HDP_FLUSH_DONE = (
+    NBIO_BASE[getattr(nbio, f"regBIF_BX_PF0_GPU_HDP_FLUSH_{name}_BASE_IDX")]
+    + getattr(nbio, f"regBIF_BX_PF0_GPU_HDP_FLUSH_{name}")
+    for name in ("REQ", "DONE")
+)  # absolute dword addresses on the simulated GPU (NBIO's bases as its IP discovery advertises them)
 
 
 class PM4Processor(PacketProcessor):
@@ -247,9 +251,10 @@ class PM4Processor(PacketProcessor):
 
     def _hdp_flush(self, operation: int, request: int, done: int, reference: int, mask: int, address: int) -> bool:
         """The write-wait-write handshake on NBIO's GPU_HDP_FLUSH_REQ/DONE: the simulated HDP flushes at once."""
-        if operation != OPERATION_WRITE_WAIT_WRITE or done - request != HDP_FLUSH_PAIR_DISTANCE:
+        if operation != OPERATION_WRITE_WAIT_WRITE or (request, done) != (HDP_FLUSH_REQUEST, HDP_FLUSH_DONE):
             raise QueueFault(f"WAIT_REG_MEM at {address:#x}: register wait (operation {operation}, registers "
-                             f"{request:#x}/{done:#x}) is not the HDP flush request/done handshake")  # fmt: skip
+                             f"{request:#x}/{done:#x}) is not the HDP flush request/done handshake (write-wait-write "
+                             f"on {HDP_FLUSH_REQUEST:#x}/{HDP_FLUSH_DONE:#x})")  # fmt: skip
         if reference & ~mask:
             raise QueueFault(f"WAIT_REG_MEM at {address:#x}: HDP flush reference {reference:#x} outside mask {mask:#x}")
         return True

@@ -10,7 +10,7 @@ import pytest
 
 from tests.sim.amd.conftest import KFDClient, QueueHarness, host_bytes
 from tests.sim.amd.kfd import ffi
-from tests.sim.amd.topology import GC_BASE
+from tests.sim.amd.topology import GC_BASE, NBIO_BASE
 from tinyhw_amd.autogen import gc_11_0_0 as gc
 from tinyhw_amd.autogen import kfd, pm4
 from tinyhw_amd.autogen import nbio_4_3_0 as nbio
@@ -137,7 +137,8 @@ def test_wait_reg_mem_blocks_its_queue_but_not_the_others(client: KFDClient, que
 def test_hdp_flush_acquire_mem_and_padding_nops(client: KFDClient, queue: QueueHarness) -> None:
     signal, _ = client.alloc(4096)
     hdp = pm4.WAIT_REG_MEM_FUNCTION(3) | pm4.WAIT_REG_MEM_MEM_SPACE(0) | pm4.WAIT_REG_MEM_OPERATION(1)
-    request, done = nbio.regBIF_BX_PF0_GPU_HDP_FLUSH_REQ, nbio.regBIF_BX_PF0_GPU_HDP_FLUSH_DONE
+    request, done = (NBIO_BASE[getattr(nbio, f"{reg}_BASE_IDX")] + getattr(nbio, reg)
+                     for reg in ("regBIF_BX_PF0_GPU_HDP_FLUSH_REQ", "regBIF_BX_PF0_GPU_HDP_FLUSH_DONE"))  # fmt: skip
     queue.submit(pm4.PACKET3(pm4.PACKET3_WAIT_REG_MEM, 5), hdp, request, done, 1, 1, 0x20,
                  pm4.PACKET3(pm4.PACKET3_ACQUIRE_MEM, 6), 0, 0xFFFFFFFF, 0xFFFFFF, 0, 0, 10, 0,
                  pm4.PACKET3(pm4.PACKET3_NOP, 0x3FFF), pm4.PACKET3(pm4.PACKET3_NOP, 1), 0, 0,

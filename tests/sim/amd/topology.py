@@ -3,15 +3,17 @@
 KFD publishes its topology under /sys/devices/virtual/kfd/kfd/topology (also reachable through the
 /sys/class/kfd/kfd symlink): `generation_id`, `system_properties`, and per node `gpu_id`, `name`,
 `properties` ("key value" lines, in the order kfd_topology.c prints them) and `mem_banks/N/properties`.
-The values are those of a real RX 7900 XTX, except that VRAM is a modest virtual size so tests can
-allocate all of it; its backing is made lazily (sparse memfds), never up front.
+amdgpu's IP discovery of each GPU (GC and NBIF `base_addr` files under /sys/class/drm/renderD<minor>/
+device/ip_discovery) is published too. The values are those of a real RX 7900 XTX, except that VRAM
+is a modest virtual size so tests can allocate all of it; its backing is made lazily (sparse memfds),
+never up front.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["GC_BASE", "GFX1100", "GPUProperties", "SimulatedTopology", "TOPOLOGY_ROOTS"]
+__all__ = ["GC_BASE", "GFX1100", "GPUProperties", "NBIO_BASE", "SimulatedTopology", "TOPOLOGY_ROOTS", "discovery_files"]
 
 TOPOLOGY_ROOTS = ("/sys/devices/virtual/kfd/kfd/topology", "/sys/class/kfd/kfd/topology")
 HEAP_TYPE_FB_PUBLIC = 1  # kfd_crat.h HSA_MEM_HEAP_TYPE_FB_PUBLIC: VRAM the CPU can map through the BAR
@@ -83,6 +85,8 @@ class SimulatedTopology:
         self.files: dict[str, str] = {}
         for root in TOPOLOGY_ROOTS:
             self._add_tree(root, host_memory)
+        for gpu in gpus:
+            self.files |= discovery_files(gpu.drm_render_minor)
         self.dirs: dict[str, list[str]] = {}
         for path in self.files:
             parts = path.split("/")
@@ -149,3 +153,13 @@ def _normal(path: str) -> str:
 
 GC_BASE = (0x1260, 0xA000)
 """The GC block's register segment bases (dword addresses) that IP discovery reports for GC 11.0.0."""
+
+NBIO_BASE = (0x0, 0x14, 0xD20, 0x10400, 0x241B000, 0x4040000)
+"""The NBIO (NBIF) block's register segment bases : navi10_ip_offset.h's NBIO_BASE, taken as gfx1100's."""
+
+
+def discovery_files(render_minor: int) -> dict[str, str]:
+    """amdgpu's sysfs IP discovery `base_addr` files of the GC and NBIF blocks ("0x%08X" lines, die 0, instance 0)."""
+    root = f"/sys/class/drm/renderD{render_minor}/device/ip_discovery/die/0"
+    return {f"{root}/{block}/0/base_addr": "".join(f"0x{base:08X}\n" for base in bases)
+            for block, bases in (("GC", GC_BASE), ("NBIF", NBIO_BASE))}  # fmt: skip
