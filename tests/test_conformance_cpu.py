@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests import pytest_subprocess
+from tests.pytest_subprocess import outcome
 
 SUITE = "tinyhw.testing"
 FAKE_PLUGIN = '''
@@ -43,15 +45,8 @@ tinyhw.registry.register(sys.modules[__name__], "lite")
 
 
 def run_pytest(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`python -m pytest ARGS` in a clean environment (no device, layers or timeout settings inherited)."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYHW_")}
-    clean |= {"TINYHW_CACHE_DIR": str(cwd / "cache"), "PYTHONPATH": str(cwd), **(env or {})}
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
-    return subprocess.run(command, cwd=cwd, env=clean, capture_output=True, text=True, timeout=120)
-
-
-def outcome(result: subprocess.CompletedProcess[str]) -> str:
-    return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr
+    """`python -m pytest ARGS` in a clean environment that imports modules from `cwd` (the fake plugin)."""
+    return pytest_subprocess.run_pytest(*args, cwd=cwd, settings={"PYTHONPATH": str(cwd), **(env or {})}, timeout=120)
 
 
 def test_the_whole_suite_passes_on_cpu(tmp_path: Path) -> None:

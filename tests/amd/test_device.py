@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import tinyhw
+from tests.sim.amd.fault_kernels import SPIN, STORE_TO
 from tests.sim.amd.os import SimulatedOS
 from tinyhw.errors import CompileError, DeviceFault, DeviceHang, PluginError
 from tinyhw.testing.support import download, upload
@@ -149,27 +150,6 @@ write:
   %index = add i32 %g32, %lane
   %o = getelementptr inbounds i32, ptr addrspace(1) %out, i32 %index
   store i32 %total, ptr addrspace(1) %o
-  ret void
-}
-"""
-
-STORE_TO = """
-define amdgpu_kernel void @store_to(i64 %address) {
-  %p = inttoptr i64 %address to ptr addrspace(1)
-  store i32 1, ptr addrspace(1) %p
-  ret void
-}
-"""
-
-SPIN = """
-define amdgpu_kernel void @spin(ptr addrspace(1) %flag) {
-entry:
-  br label %loop
-loop:
-  %v = load volatile i32, ptr addrspace(1) %flag
-  %stop = icmp eq i32 %v, 12345
-  br i1 %stop, label %done, label %loop
-done:
   ret void
 }
 """

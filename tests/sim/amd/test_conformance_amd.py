@@ -8,15 +8,15 @@ kernels run on the RDNA3 emulator.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import tinyhw
+from tests.pytest_subprocess import run_pytest
+from tests.sim.amd.fault_kernels import SPIN, STORE_TO
 from tests.sim.amd.os import SimulatedOS
 from tinyhw.hcq.os_access import os_access
 
@@ -25,11 +25,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def run_suite(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """`pytest -p tests.sim.plugin --pyargs tinyhw.testing` on amd:0, in a clean environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TINYHW_")}
-    env |= {"PYTHONPATH": str(ROOT), "TINYHW_CACHE_DIR": str(tmp_path / "cache")}
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.sim.plugin", "--pyargs",
-               "tinyhw.testing", "--tinyhw-device=amd:0", "-rfEs"]  # fmt: skip
-    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    return run_pytest("-p", "tests.sim.plugin", "--pyargs", "tinyhw.testing", "--tinyhw-device=amd:0", "-rfEs",
+                      cwd=tmp_path, settings={"PYTHONPATH": str(ROOT)}, timeout=600)  # fmt: skip
 
 
 @pytest.mark.slow
@@ -42,27 +39,6 @@ def test_the_conformance_suite_passes_on_the_simulated_gpu(tmp_path: Path) -> No
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
 
 
-POKE = """
-define amdgpu_kernel void @poke(i64 %address) {
-  %p = inttoptr i64 %address to ptr addrspace(1)
-  store i32 7, ptr addrspace(1) %p
-  ret void
-}
-"""
-SPIN = """
-define amdgpu_kernel void @spin(ptr addrspace(1) %flag) {
-entry:
-  br label %loop
-loop:
-  %v = load volatile i32, ptr addrspace(1) %flag
-  %done = icmp eq i32 %v, 12345
-  br i1 %done, label %exit, label %loop
-exit:
-  ret void
-}
-"""
-
-
 @pytest.fixture
 def amd() -> Iterator[tinyhw.Device]:
     """A freshly opened amd:0 (a fault or hang leaves a device failed), closed after the test."""
@@ -73,7 +49,7 @@ def amd() -> Iterator[tinyhw.Device]:
 
 
 def test_a_gpu_page_fault_is_a_device_fault_naming_the_page(amd: tinyhw.Device) -> None:
-    amd.launch(amd.compile(POKE, "poke"), 0xDEAD_1230)
+    amd.launch(amd.compile(STORE_TO, "store_to"), 0xDEAD_1230)
     with pytest.raises(tinyhw.DeviceFault, match="0xdead1000"):
         amd.sync()
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.sim.amd.conftest import KFDClient, QueueHarness, host_bytes
+from tests.sim.amd.fault_kernels import SPIN
 from tests.sim.amd.kfd import ffi
 from tests.sim.amd.topology import GC_BASE, NBIO_BASE
 from tinyhw_amd.autogen import gc_11_0_0 as gc
@@ -36,18 +37,6 @@ define amdgpu_kernel void @twice(ptr addrspace(1) %out) #0 {
   ret void
 }
 attributes #0 = { "amdgpu-flat-work-group-size"="64,64" }
-"""
-SPIN = """
-define amdgpu_kernel void @spin(ptr addrspace(1) %flag) {
-entry:
-  br label %loop
-loop:
-  %v = load volatile i32, ptr addrspace(1) %flag
-  %done = icmp eq i32 %v, 12345
-  br i1 %done, label %exit, label %loop
-exit:
-  ret void
-}
 """
 
 
