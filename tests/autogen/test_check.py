@@ -29,7 +29,8 @@ def committed(target) -> str:
 
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
 def test_committed_module_is_reproduced(target):
-    assert generate(target) == committed(target)
+    expected = committed(target)  # first: it skips when the target's headers are not installed
+    assert generate(target) == expected
 
 
 def test_check_cli_reports_up_to_date():

@@ -174,6 +174,18 @@ def test_float_binary_ops(dev: tinyhw.Device, dtype: DType) -> None:
         close(g, w, dtype, rtol=2e-2 if dtype == bfloat16 else None)
 
 
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+def test_float_max_min_propagate_nan_like_numpy(dev: tinyhw.Device, dtype: DType) -> None:
+    a, b = sample(dtype), sample(dtype)
+    nan = stored(np.array([np.nan]), dtype)[0]
+    a[::3], b[1::4] = nan, nan
+    kernel = elementwise("mm", [dtype] * 2, [dtype] * 2, lambda a, b: [a.max(b), a.min(b)])
+    got_max, got_min = run_elementwise(dev, kernel, [a, b], [dtype] * 2)
+    av, bv = (loaded(v, dtype).astype(np.float64) for v in (a, b))
+    close(got_max, np.maximum(av, bv), dtype)  # assert_allclose: NaN only where numpy has NaN
+    close(got_min, np.minimum(av, bv), dtype)
+
+
 def _c_div(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """C's truncating division and remainder, in Python ints."""
     q = [abs(x) // abs(y) * (1 if (x < 0) == (y < 0) else -1) for x, y in zip(a.tolist(), b.tolist())]

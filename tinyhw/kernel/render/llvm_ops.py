@@ -142,12 +142,13 @@ BINARY: dict[tuple[str, str], str | Intrinsic] = {
     **_by_kind("le", "fcmp ole", "icmp sle", "icmp ule", "icmp ule"),
     **_by_kind("eq", "fcmp oeq", "icmp eq", "icmp eq", "icmp eq"),
     **_by_kind("ne", "fcmp une", "icmp ne", "icmp ne", "icmp ne"),
-    **_by_kind("max", Intrinsic("maxnum"), Intrinsic("smax"), Intrinsic("umax"), Intrinsic("umax")),
-    **_by_kind("min", Intrinsic("minnum"), Intrinsic("smin"), Intrinsic("umin"), Intrinsic("umin")),
+    **_by_kind("max", Intrinsic("maximum"), Intrinsic("smax"), Intrinsic("umax"), Intrinsic("umax")),
+    **_by_kind("min", Intrinsic("minimum"), Intrinsic("smin"), Intrinsic("umin"), Intrinsic("umin")),
     **_by_kind("pow", Intrinsic("pow")),
 }
 """(op, operand kind) -> instruction (as `INSTR T a, b`) or intrinsic. Integer div/mod truncate as in C;
-bool add/mul are or/and (as numpy's). Float add/sub/mul may contract into fused multiply-adds (one rounding
+bool add/mul are or/and (as numpy's). Float max/min propagate NaN (as numpy's maximum/minimum; LLVM's
+maxnum/minnum would drop it). Float add/sub/mul may contract into fused multiply-adds (one rounding
 instead of two, as BLAS libraries do)."""
 
 TO_BOOL = {"f": "fcmp une", "i": "icmp ne", "u": "icmp ne"}
