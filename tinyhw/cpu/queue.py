@@ -15,12 +15,12 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 import cffi
 
+from tinyhw.cpu.team import Team
 from tinyhw.errors import DeviceFault
 from tinyhw.hcq.queue import HWQueue, Sym
 
@@ -31,9 +31,9 @@ __all__ = ["CPUQueue", "CommandProcessor"]
 
 WAIT, SIGNAL, TIMESTAMP, EXEC, COPY = 1, 2, 3, 4, 5
 LENGTHS = {WAIT: 5, SIGNAL: 5, TIMESTAMP: 3, EXEC: 8, COPY: 7}
-SPLIT_SECONDS = 100e-6
+SPLIT_SECONDS = 20e-6
 """A launch is spread over the cores only when its workgroups took longer than this on one core
-(handing work to the other threads costs tens of microseconds)."""
+(handing parts to the team costs a few microseconds while it polls, tens when it must be woken)."""
 
 INLINE_SECONDS = 20e-6
 INLINE_COPY_BYTES = 1 << 20
@@ -90,7 +90,8 @@ class _Abandoned(Exception):
 
 
 class CommandProcessor:
-    """Executes submitted command words on a worker thread; kernels run on a pool of all cores.
+    """Executes submitted command words on a worker thread; kernels run on all cores
+    through a `Team` of helper threads.
 
     A fault (a bad opcode, an exception in a command) stops the processor: it is reported to
     the device, and host waits raise it instead of timing out.
@@ -103,7 +104,7 @@ class CommandProcessor:
         self._entries: dict[int, Any] = {}
         self._words64: dict[int, Any] = {}
         self._cost: dict[int, float] = {}  # seconds per workgroup of each kernel, from its last run
-        self._pool = ThreadPoolExecutor(threads - 1, f"{name}-core") if threads > 1 else None
+        self._team = Team(name, threads - 1)
         self._stopping = False
         self._submitted = self._completed = 0  # hand-offs to the worker; each counter has one writer
         self._thread = threading.Thread(target=self._run, name=f"{name}-cp", daemon=True)
@@ -135,12 +136,13 @@ class CommandProcessor:
         self._stopping = True
         self._doorbell.put(None)
         self._thread.join(timeout=1.0)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._team.stop()
         return not self._thread.is_alive()
 
     def _run(self) -> None:
         while (words := self._doorbell.get()) is not None:
+            if len(words) > INLINE_WORDS:
+                self._team.wake()
             try:
                 self._execute(words)
             except _Abandoned:
@@ -213,18 +215,15 @@ class CommandProcessor:
         function = self._entries.get(entry) or self._function(entry)
         total = gx * gy * gz
         parts = min(self.threads, total)
-        if parts == 1 or self._pool is None or self._cost.get(entry, SPLIT_SECONDS) * total < SPLIT_SECONDS:
+        if parts == 1 or self._cost.get(entry, SPLIT_SECONDS) * total < SPLIT_SECONDS:
             start = time.perf_counter()
             function(kernargs, 0, total, gx, gy)
             self._cost[entry] = (time.perf_counter() - start) / total
             return
         bounds = [total * k // parts for k in range(parts + 1)]
-        futures = [self._pool.submit(function, kernargs, bounds[k], bounds[k + 1], gx, gy) for k in range(1, parts)]
         start = time.perf_counter()
-        function(kernargs, bounds[0], bounds[1], gx, gy)
+        self._team.run(function, entry, kernargs, bounds, gx, gy)
         self._cost[entry] = (time.perf_counter() - start) / bounds[1]
-        for future in futures:
-            future.result()
 
     def _function(self, entry: int) -> Any:
         function = self._entries[entry] = _ffi.cast(ENTRY_TYPE, entry)

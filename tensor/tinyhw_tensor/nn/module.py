@@ -84,8 +84,11 @@ class Module:
                 yield from item.named_parameters(name + ".") if isinstance(item, Module) else [(name, item)]
 
     def parameters(self) -> list[Tensor]:
-        """Every parameter tensor, in `named_parameters` order."""
-        return [t for _, t in self.named_parameters()]
+        """Every parameter tensor, in `named_parameters` order (a plain walk: models check their
+        weights on every call, and generators of names cost several times more)."""
+        found: list[Tensor] = []
+        _collect_parameters(self, found)
+        return found
 
     def state_dict(self) -> dict[str, Tensor]:
         """{dotted name: tensor} of every parameter (the tensors themselves; they never change in place)."""
@@ -144,6 +147,17 @@ class Module:
         children = [f"  ({name}): {child!r}".replace("\n", "\n  ") for name, child in self.named_children()]
         body = self.extra_repr() if not children else "\n" + "\n".join(children) + "\n"
         return f"{type(self).__name__}({body})"
+
+
+def _collect_parameters(module: Module, found: list[Tensor]) -> None:
+    for attr, value in vars(module).items():
+        if attr.startswith("_"):
+            continue
+        for item in value if isinstance(value, list | tuple) else (value,):
+            if isinstance(item, Tensor):
+                found.append(item)
+            elif isinstance(item, Module):
+                _collect_parameters(item, found)
 
 
 def _shape(value: Any) -> tuple[int, ...]:
