@@ -3,7 +3,7 @@
 Waking a sleeping thread costs tens of microseconds, more than many kernels run. So each helper
 waits for work in a small native loop (compiled here from LLVM IR, called with the GIL released)
 that polls its slot for a new job, runs it and polls again; only after `SPIN_POLLS` polls without
-work does it return to Python and sleep on a condition variable. A launch then costs the poster
+work (`SPIN_SECONDS`) does it return to Python and sleep on a condition variable. A launch then costs the poster
 a few stores and loads per helper while the team is busy, and one wake-up when it was idle.
 
 Each helper has a slot of two cache lines: the first the poster writes (the job number, then the
@@ -17,6 +17,7 @@ helper sees the job and stays up.
 from __future__ import annotations
 
 import ctypes
+import math
 import platform
 import threading
 import time
@@ -33,9 +34,9 @@ __all__ = ["Team"]
 SLOT_BYTES = 128
 JOB, ENTRY, KERNARGS, START, END, GROUPS_X, GROUPS_Y = 0, 8, 16, 24, 28, 32, 36
 DONE, POLLING = 64, 72
-SPIN_POLLS = 1 << 15
-"""Polls of an idle helper (and of a poster waiting for its helpers) before it sleeps: a few hundred
-microseconds, longer than the host usually takes to submit the next launch."""
+SPIN_SECONDS = 200e-6
+"""How long an idle helper (or a poster waiting for its helpers) polls before it sleeps: longer than
+the gaps between the launches of a graph or of a busy host, short enough not to hold a core idle."""
 
 _ffi = cffi.FFI()
 
@@ -54,6 +55,7 @@ class Team:
         self._words = _ffi.cast("uint64_t *", self._base)
         self._wakeup = threading.Condition()
         self._stopping = False
+        self._polls = int(_polls_per_second() * SPIN_SECONDS)
         self._threads = [threading.Thread(target=self._helper, args=(i,), name=f"{name}-core{i + 1}", daemon=True)
                          for i in range(helpers)]  # fmt: skip
         for thread in self._threads:
@@ -75,7 +77,9 @@ class Team:
             with self._wakeup:
                 self._wakeup.notify_all()
         function(kernargs, bounds[0], bounds[1], groups_x, groups_y)
-        while not self._wait(self._base, len(bounds) - 2, SPIN_POLLS):
+        while not self._wait(self._base, len(bounds) - 2, self._polls):
+            if not all(thread.is_alive() for thread in self._threads):
+                raise RuntimeError("a helper thread of the CPU device's team has died")
             time.sleep(20e-6)  # a long part: stop polling, give the core to it
 
     def wake(self) -> None:
@@ -97,7 +101,7 @@ class Team:
         slot = self._base + SLOT_BYTES * index
         job, done = (SLOT_BYTES * index + JOB) // 8, (SLOT_BYTES * index + DONE) // 8
         while not self._stopping:
-            self._serve(slot, SPIN_POLLS)
+            self._serve(slot, self._polls)
             with self._wakeup:
                 if not self._stopping and self._words[job] == self._words[done]:
                     self._wakeup.wait()  # any notification sends it back to polling: work, or work ahead
@@ -108,6 +112,21 @@ def _native() -> LoadedObject:
     """The team's polling, posting and waiting loops, compiled for this host (once per process)."""
     triple, cpu, features = host_target()
     return load_object(compile_llvm_ir(_team_ir(*_pause()), triple, cpu, features, opt_level=2))
+
+
+@cache
+def _polls_per_second() -> int:
+    """How many polls of a slot this host makes per second (the pause hint takes from a few to a
+    hundred and more cycles, by CPU): timed on a slot whose job never finishes."""
+    wait = _ffi.cast("int32_t(*)(uint64_t, int32_t, uint64_t)", _native().address("tinyhw.team.wait"))
+    slot = (ctypes.c_uint64 * (SLOT_BYTES // 8))()
+    slot[JOB // 8] = 1
+    polls, best = 1 << 12, math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        wait(ctypes.addressof(slot), 1, polls)
+        best = min(best, time.perf_counter() - start)
+    return max(int(polls / best), 1 << 20)
 
 
 def _pause() -> tuple[str, str]:
