@@ -2,9 +2,9 @@
 
 Waking a sleeping thread costs tens of microseconds, more than many kernels run. So each helper
 waits for work in a small native loop (compiled here from LLVM IR, called with the GIL released)
-that polls its slot for a new job, runs it and polls again; only after `SPIN_POLLS` polls without
-work (`SPIN_SECONDS`) does it return to Python and sleep on a condition variable. A launch then costs the poster
-a few stores and loads per helper while the team is busy, and one wake-up when it was idle.
+that polls its slot for a new job, runs it and polls again; only after `SPIN_SECONDS` without work
+does it return to Python and sleep on a condition variable. A launch then costs the poster a few
+stores and loads per helper while the team is busy, and one wake-up when it was idle.
 
 Each helper has a slot of two cache lines: the first the poster writes (the job number, then the
 entry point, kernarg address and workgroup range), the second the helper writes (the last job
@@ -77,10 +77,12 @@ class Team:
             with self._wakeup:
                 self._wakeup.notify_all()
         function(kernargs, bounds[0], bounds[1], groups_x, groups_y)
-        while not self._wait(self._base, len(bounds) - 2, self._polls):
+        polls = self._polls
+        while not self._wait(self._base, len(bounds) - 2, polls):
             if not all(thread.is_alive() for thread in self._threads):
                 raise RuntimeError("a helper thread of the CPU device's team has died")
-            time.sleep(20e-6)  # a long part: stop polling, give the core to it
+            polls = 1  # a long part: stop polling, give the core to it
+            time.sleep(20e-6)
 
     def wake(self) -> None:
         """Get sleeping helpers polling ahead of launches (a long submission is starting), so that its
