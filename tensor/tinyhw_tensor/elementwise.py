@@ -100,8 +100,27 @@ def float_floordiv(a: Node, b: Node) -> Node:
 def _pow(a: Node, b: Node) -> Node:
     if a.dtype.kind == "f":
         return _e("pow", a, b)
-    wide = dt.float64 if a.dtype.itemsize > 2 else dt.float32
-    return _cast(_e("pow", _cast(a, wide), _cast(b, wide)), a.dtype)
+    if a.dtype.kind in "iu":
+        return _int_pow(a, b)
+    return _cast(_e("pow", _cast(a, dt.float32), _cast(b, dt.float32)), a.dtype)
+
+
+def _int_pow(a: Node, b: Node) -> Node:
+    """a ** b for integers, exact in a's wrapping arithmetic as numpy computes it: repeated squaring
+    over the exponent's bits. A negative exponent gives 0, or +-1 for a base of +-1 (numpy refuses it)."""
+    bits = 8 * b.dtype.itemsize - (b.dtype.kind == "i")
+    result, square = _c(1, a), a
+    for i in range(bits):
+        bit = _e("ne", _e("and", _e("shr", b, _c(i, b)), _c(1, b)), _c(0, b))
+        result = _e("where", bit, _e("mul", result, square), result)
+        if i + 1 < bits:
+            square = _e("mul", square, square)
+    if b.dtype.kind == "u":
+        return result
+    odd = _e("ne", _e("and", b, _c(1, b)), _c(0, b))
+    minus_one = _e("where", odd, _c(-1, a), _c(1, a))
+    fraction = _e("where", _e("eq", a, _c(1, a)), _c(1, a), _e("where", _e("eq", a, _c(-1, a)), minus_one, _c(0, a)))
+    return _e("where", _e("lt", b, _c(0, b)), fraction, result)
 
 
 def _truediv(a: Node, b: Node) -> Node:
@@ -177,10 +196,26 @@ class ElementwiseOps:
         return self._binary(other, lambda a, b: (float_mod if a.dtype.kind == "f" else int_mod)(a, b))
 
     def pow(self, exponent: Any) -> Tensor:
-        """self ** exponent."""
+        """self ** exponent. Integer powers are exact (wrapping like numpy's); a negative Python int
+        exponent of an integer tensor raises ValueError, as in numpy."""
         if type(exponent) in (int, float) and exponent == 2:
             return self * self
+        if type(exponent) is int and self.dtype.kind in "iu":
+            if exponent < 0:
+                raise ValueError(f"integers to negative integer powers are not allowed ({self.dtype} ** {exponent})")
+            return self._int_power(exponent)
         return self._binary(exponent, _pow)
+
+    def _int_power(self, exponent: int) -> Tensor:
+        """self ** exponent for a non-negative Python int: multiplications by repeated squaring."""
+        result, square = None, self
+        while exponent:
+            if exponent & 1:
+                result = square if result is None else result * square
+            exponent >>= 1
+            if exponent:
+                square = square * square
+        return result if result is not None else self * 0 + 1
 
     def maximum(self, other: Any) -> Tensor:
         """Elementwise maximum, broadcasting."""

@@ -69,6 +69,25 @@ def test_power(check) -> None:
     check(Tensor(i) ** 2, i**2)
 
 
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "uint32", "int64"])
+def test_integer_powers_are_exact_and_wrap_like_numpy(dtype: str, check) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.integers(-20 if dtype[0] == "i" else 0, 20, 64).astype(dtype)
+    e = rng.integers(0, 45, 64).astype(dtype)  # beyond float64's 53 bits: 3**39 needs 62
+    with np.errstate(all="ignore"):
+        check(Tensor(x) ** Tensor(e), x**e)
+        check(Tensor(x) ** 39, x ** np.array(39, dtype))
+        check(3 ** Tensor(e), np.array(3, dtype) ** e)
+    check(Tensor(x) ** 0, np.ones_like(x))
+
+
+def test_negative_integer_powers(check) -> None:
+    with pytest.raises(ValueError, match="negative integer powers"):
+        Tensor(np.array([2, 3], np.int32)) ** -1
+    base, exponent = np.array([2, 1, -1, -1, 0, 3], np.int32), np.array([-1, -5, -3, -4, -2, -1], np.int32)
+    check(Tensor(base) ** Tensor(exponent), np.array([0, 1, -1, 1, 0, 0], np.int32))  # numpy refuses these
+
+
 UNARY = {
     "exp": (np.exp, 1.0), "log": (np.log, 0.1), "sqrt": (np.sqrt, 0.0), "sin": (np.sin, 1.0), "cos": (np.cos, 1.0),
     "tanh": (np.tanh, 1.0), "exp2": (np.exp2, 1.0), "log2": (np.log2, 0.1), "abs": (np.abs, 1.0),
