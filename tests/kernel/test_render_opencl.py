@@ -591,3 +591,16 @@ def test_two_dimensional_grid(opencl) -> None:
     (out,) = run(opencl, kernel, args, groups=(5, 3))
     y, x = np.mgrid[0:6, 0:20]
     np.testing.assert_array_equal(out.reshape(6, 20), x * 100 + y)
+
+
+@requires_opencl
+def test_float_max_min_propagate_nan(opencl) -> None:
+    k = KernelBuilder("nan_max_min")
+    a, b, high, low = buffers(k, a=float32, b=float32, high=float32, low=float32)
+    with k.range(4) as i:
+        k.store(high, i, a[i].max(b[i]))
+        k.store(low, i, a[i].min(b[i]))
+    x, y = np.array([np.nan, 1, 2, np.nan], np.float32), np.array([1, np.nan, 3, np.nan], np.float32)
+    _, _, got_high, got_low = run(opencl, k.build(), [x, y, np.zeros(4, np.float32), np.zeros(4, np.float32)])
+    np.testing.assert_array_equal(got_high, np.maximum(x, y))
+    np.testing.assert_array_equal(got_low, np.minimum(x, y))

@@ -54,8 +54,17 @@ _BOOL_UNARY = {"not": "!{x}"}
 _COMPARE = {"lt": "{a} < {b}", "le": "{a} <= {b}", "eq": "{a} == {b}", "ne": "{a} != {b}"}
 _BITWISE = {"and": "{a} & {b}", "or": "{a} | {b}", "xor": "{a} ^ {b}"}
 _ARITH = {"add": "{a} + {b}", "sub": "{a} - {b}", "mul": "{a} * {b}", "div": "{a} / {b}", **_COMPARE}
-_FLOAT_BINARY = {**_ARITH, "mod": "fmod({a}, {b})", "max": "fmax({a}, {b})", "min": "fmin({a}, {b})",
-                 "pow": "pow({a}, {b})"}  # fmt: skip
+_FLOAT_BINARY = {
+    **_ARITH,
+    "mod": "fmod({a}, {b})",
+    "pow": "pow({a}, {b})",
+    **{op: f"(isnan({{a}}) || isnan({{b}}) ? {{a}} + {{b}} : f{op}({{a}}, {{b}}))" for op in ("max", "min")},
+}
+_FLOAT_VECTOR_BINARY = {
+    **_FLOAT_BINARY,
+    **{op: f"select(f{op}({{a}}, {{b}}), {{a}} + {{b}}, isnan({{a}}) | isnan({{b}}))" for op in ("max", "min")},
+}
+"""Float max/min propagate NaN (a + b is NaN when either is), as the IR defines them; OpenCL's fmax/fmin drop it."""
 _INT_BINARY = {**_ARITH, **_BITWISE, "mod": "{a} % {b}", "max": "max({a}, {b})", "min": "min({a}, {b})",
                "shl": "{a} << {b}", "shr": "{a} >> {b}"}  # fmt: skip
 _BOOL_BINARY = {**_COMPARE, **_BITWISE, "max": "{a} | {b}", "min": "{a} & {b}"}
@@ -215,8 +224,10 @@ class _OpenCLRenderer(SourceRenderer):
     def arith(self, v: Value) -> str:
         """A unary or binary op from the tables of its operand type (vector bools use the integer tables)."""
         x = v.args[0].dtype
-        tables = (_FLOAT_UNARY, _FLOAT_BINARY) if x.kind == "f" else (_INT_UNARY, _INT_BINARY)
-        tables = (_BOOL_UNARY, _BOOL_BINARY) if x.kind == "b" and x.count == 1 else tables
+        if x.kind == "f":
+            tables = (_FLOAT_UNARY, _FLOAT_BINARY if x.count == 1 else _FLOAT_VECTOR_BINARY)
+        else:
+            tables = (_BOOL_UNARY, _BOOL_BINARY) if x.kind == "b" and x.count == 1 else (_INT_UNARY, _INT_BINARY)
         template = tables[len(v.args) - 1].get(v.op)
         if template is None:
             raise IRError(f"opencl: {v.op} is not defined for {x}")
