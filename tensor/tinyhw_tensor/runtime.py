@@ -30,6 +30,7 @@ import numpy as np
 import tinyhw
 from tinyhw.kernel.dtypes import DType
 from tinyhw_tensor import dtypes as dt
+from tinyhw_tensor import kernel_cache
 from tinyhw_tensor.graph import Node
 from tinyhw_tensor.lower import lower, signature
 from tinyhw_tensor.schedule import schedule
@@ -240,24 +241,39 @@ def _kernel(device: tinyhw.Device, key: tuple, node: Node, inputs: list[Node]) -
         cache = _kernels[device] = {}
     found = cache.get(key)
     if found is None:
-        found = cache[key] = _build(device, node, inputs)
+        found = cache[key] = _build(device, key, node, inputs)
     return found
 
 
-def _build(device: tinyhw.Device, node: Node, inputs: list[Node]) -> CompiledKernel:
-    from tinyhw.kernel.render import compile_kernel
-
+def _build(device: tinyhw.Device, key: tuple, node: Node, inputs: list[Node]) -> CompiledKernel:
+    """The kernel computing `node` (graph structure `key`): lowered, rendered and compiled, or the rendered
+    source found in the kernel cache from an earlier process, compiled (usually from the compile cache)."""
     check_dtype(device, node.dtype)  # a result dtype the device refuses (int64 sums on webgpu) is a TypeError
     start = time.perf_counter()
-    simt = "simt" in device.backend.capabilities.features
-    kernel, global_size = lower(node, inputs, device.info.compute_units, simt)
-    program = compile_kernel(device, kernel)
+    cores, simt = device.info.compute_units, "simt" in device.backend.capabilities.features
+    disk_key = kernel_cache.lowered_key(device, key, cores, simt)
+    lowered = kernel_cache.load(disk_key) if DEBUG < 2 else None
+    if lowered is None:
+        lowered = _lowered(device, node, inputs, cores, simt)
+        kernel_cache.store(disk_key, lowered)
+    program = device.compile(lowered["source"], lowered["entry"])
     counters.built += 1
     if DEBUG:
         ms = (time.perf_counter() - start) * 1e3
-        print(f"tinyhw_tensor: built {kernel.name} in {ms:.1f} ms", file=sys.stderr)
-    if DEBUG >= 2:
-        from tinyhw.kernel.render import render
+        print(f"tinyhw_tensor: built {lowered['name']} in {ms:.1f} ms", file=sys.stderr)
+    return CompiledKernel(program, lowered["global_size"], lowered["name"], tuple(lowered["local_size"]))
 
-        print(f"{kernel}\n{render(kernel, device.backend.renderer).source}", file=sys.stderr)
-    return CompiledKernel(program, global_size, kernel.name, kernel.local_size)
+
+def _lowered(device: tinyhw.Device, node: Node, inputs: list[Node], cores: int, simt: bool) -> kernel_cache.Lowered:
+    """`node` lowered and rendered for `device` (with `TINYHW_DEBUG=2`, both printed)."""
+    from tinyhw.kernel.render import render
+
+    renderer = device.backend.renderer
+    if renderer is None:
+        raise ValueError(f"device {device.name} (backend {device.backend.name}) has no kernel renderer")
+    kernel, global_size = lower(node, inputs, cores, simt)
+    rendered = render(kernel, renderer)
+    if DEBUG >= 2:
+        print(f"{kernel}\n{rendered.source}", file=sys.stderr)
+    return {"source": rendered.source, "entry": rendered.entry, "global_size": global_size,
+            "local_size": list(kernel.local_size), "name": kernel.name}  # fmt: skip
