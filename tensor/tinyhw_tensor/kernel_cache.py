@@ -6,7 +6,7 @@ launch). The device's compile cache keys binaries on the rendered source, so it 
 after both. This cache keys the rendered source on what produced it: the graph's structure
 (`lower.signature`), the device's backend, target, compiler and renderer, the lowering's
 parameters, and a digest of the code that lowers and renders (this package, tinyhw.kernel and
-the renderer's module), so a change to any of them is a miss, never a stale kernel. It lives in
+the renderer's package), so a change to any of them is a miss, never a stale kernel. It lives in
 the compile cache's directory and is off with it (`TINYHW_CACHE=0`).
 """
 
@@ -63,14 +63,17 @@ def _cache() -> CompileCache:
 
 @functools.cache
 def _code_digest(renderer: str | None) -> str:
-    """A digest of the source files that lower and render: this package, tinyhw.kernel, the renderer's module."""
+    """A digest of the source files that lower and render: this package, tinyhw.kernel, and the package of
+    the renderer's module (a plugin's renderer may import its helpers lazily)."""
     from tinyhw.kernel.render import renderers
 
-    files = sorted(Path(__file__).parent.rglob("*.py")) + sorted(Path(ir.__file__).parent.rglob("*.py"))
+    folders = [Path(__file__).parent, Path(ir.__file__).parent]
     function = renderers().get(renderer) if renderer else None
-    module = sys.modules.get(getattr(function, "__module__", ""), None)
+    function = getattr(function, "func", function)  # a functools.partial: the function it calls
+    module = sys.modules.get(getattr(function, "__module__", None) or "")
     if module is not None and getattr(module, "__file__", None):
-        files.append(Path(module.__file__))
+        folders.append(Path(module.__file__).parent)
+    files = [path for folder in folders for path in sorted(folder.rglob("*.py"))]
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())

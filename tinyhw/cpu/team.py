@@ -16,6 +16,7 @@ helper sees the job and stays up.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
 import platform
@@ -26,8 +27,10 @@ from typing import Any
 
 import cffi
 
+from tinyhw.cache import CompileCache, cache_key, default_directory
 from tinyhw.cpu.loader import LoadedObject, load_object
-from tinyhw.kernel.llvm import compile_llvm_ir, host_target
+from tinyhw.errors import CompileError
+from tinyhw.kernel.llvm import compile_llvm_ir, compiler_version, host_target
 
 __all__ = ["Team"]
 
@@ -111,9 +114,16 @@ class Team:
 
 @cache
 def _native() -> LoadedObject:
-    """The team's polling, posting and waiting loops, compiled for this host (once per process)."""
+    """The team's polling, posting and waiting loops, compiled for this host (once, then from the compile cache)."""
     triple, cpu, features = host_target()
-    return load_object(compile_llvm_ir(_team_ir(*_pause()), triple, cpu, features, opt_level=2))
+    source, cache = _team_ir(*_pause()), CompileCache(default_directory())
+    key = cache_key("cpu-team", f"{triple}/{cpu}/{features}", compiler_version(), None, source)
+    if (cached := cache.get(key)) is not None:
+        with contextlib.suppress(CompileError):  # a damaged entry: compile afresh
+            return load_object(cached)
+    binary = compile_llvm_ir(source, triple, cpu, features, opt_level=2)
+    cache.put(key, binary)
+    return load_object(binary)
 
 
 @cache
