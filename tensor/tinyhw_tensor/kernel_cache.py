@@ -29,6 +29,7 @@ FORMAT = 1
 Lowered = dict[str, Any]
 """{"source": rendered text, "entry": name or None, "global_size": workgroups, "local_size": [x, y, z],
 "name": the kernel's name}."""
+_FIELDS = {"source", "entry", "global_size", "local_size", "name"}
 
 
 def lowered_key(device: Any, graph: tuple, cores: int, simt: bool) -> str:
@@ -47,9 +48,10 @@ def load(key: str) -> Lowered | None:
     if data is None:
         return None
     try:
-        return json.loads(data)
+        lowered = json.loads(data)
     except ValueError:
         return None
+    return lowered if isinstance(lowered, dict) and lowered.keys() == _FIELDS else None
 
 
 def store(key: str, lowered: Lowered) -> None:
