@@ -10,7 +10,9 @@ import cffi
 import numpy as np
 import pytest
 
+from tinyhw.cpu import team as team_module
 from tinyhw.cpu.team import Team
+from tinyhw.kernel.llvm import compile_llvm_ir
 
 BUMP = """
 define void @bump(ptr %out, i32 %gx, i32 %gy, i32 %gz) {
@@ -71,3 +73,14 @@ def test_stop_ends_the_helper_threads():
     assert len(set(threading.enumerate()) - before) == 2
     team.stop()
     assert not [t for t in set(threading.enumerate()) - before if t.is_alive()]
+
+
+HOSTS = [("x86_64", "x86_64-unknown-linux-gnu"), ("arm64", "arm64-apple-macosx")]
+
+
+@pytest.mark.parametrize(("machine", "triple"), HOSTS)
+def test_the_polling_loops_compile_for_every_host_architecture(machine: str, triple: str, monkeypatch) -> None:
+    monkeypatch.setattr(team_module.platform, "machine", lambda: machine)  # the spin-wait hint is per architecture
+    declaration, pause = team_module._pause()
+    assert pause  # x86's pause and AArch64's yield
+    assert compile_llvm_ir(team_module._team_ir(declaration, pause), triple, "", "", opt_level=2)
