@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from local_memory_kernel import reverse_and_tree_sum
 
 import tinyhw
 from tinyhw.kernel.dtypes import DTYPES, DType, bfloat16, bool_, float16, float32, float64, int32, int64, uint32
@@ -371,24 +372,8 @@ def test_reductions_with_accumulators(dev: tinyhw.Device, dtype: DType) -> None:
 
 
 def test_workgroup_reverse_and_tree_sum_in_local_memory(dev: tinyhw.Device) -> None:
-    k = KernelBuilder("local", local_size=(64, 1, 1))
-    a, rev, sums = k.buffer("a", float32), k.buffer("rev", float32), k.buffer("sums", float32)
-    tmp = k.local("tmp", float32, 64)
-    lid, g = k.local_id(0), k.group_id(0)
-    k.store(tmp, lid, a[g * 64 + lid])
-    k.barrier()
-    k.store(rev, g * 64 + lid, tmp[63 - lid])
-    k.barrier()
-    step = 32
-    while step:
-        with k.if_(lid < step):
-            k.store(tmp, lid, tmp[lid] + tmp[lid + step])
-        k.barrier()
-        step //= 2
-    with k.if_(lid.eq(0)):
-        k.store(sums, g, tmp[0])
     x = sample(float32, 3 * 64)
-    _, got_rev, got_sums = run(dev, k.build(), x, np.zeros_like(x), np.zeros(3, np.float32), grid=(3,))
+    _, got_rev, got_sums = run(dev, reverse_and_tree_sum(), x, np.zeros_like(x), np.zeros(3, np.float32), grid=(3,))
     np.testing.assert_array_equal(got_rev, x.reshape(3, 64)[:, ::-1].ravel())
     np.testing.assert_allclose(got_sums, x.reshape(3, 64).sum(1), rtol=1e-5)
 

@@ -11,6 +11,7 @@ import itertools
 import numpy as np
 import pytest
 
+from tests.kernel.local_memory_kernel import reverse_and_tree_sum
 from tests.sim.amd.isa import InstructionBudgetExceeded, PageFault, run_dispatch
 from tests.sim.amd.isa.kernels import CODE_VA, KERNARG_VA, load_kernel, prepare, run_kernel
 from tests.sim.amd.memory import GPUMemory
@@ -59,24 +60,9 @@ def test_workgroup_and_work_item_ids_in_three_dimensions():
 
 
 def test_lds_reverse_and_tree_sum_with_barriers():
-    k = KernelBuilder("local", local_size=(64, 1, 1))
-    a, rev, sums = k.buffer("a", float32), k.buffer("rev", float32), k.buffer("sums", float32)
-    tmp = k.local("tmp", float32, 64)
-    lid, g = k.local_id(0), k.group_id(0)
-    k.store(tmp, lid, a[g * 64 + lid])
-    k.barrier()
-    k.store(rev, g * 64 + lid, tmp[63 - lid])
-    k.barrier()
-    step = 32
-    while step:
-        with k.if_(lid < step):
-            k.store(tmp, lid, tmp[lid] + tmp[lid + step])
-        k.barrier()
-        step //= 2
-    with k.if_(lid.eq(0)):
-        k.store(sums, g, tmp[0])
     x = RNG.integers(-100, 100, 3 * 64).astype(np.float32)  # integers: the sum is exact in any order
-    _, got_rev, got_sums = run_kernel(k.build(), x, np.zeros_like(x), np.zeros(3, np.float32), grid=(3, 1, 1))
+    outputs = np.zeros_like(x), np.zeros(3, np.float32)
+    _, got_rev, got_sums = run_kernel(reverse_and_tree_sum(), x, *outputs, grid=(3, 1, 1))
     np.testing.assert_array_equal(got_rev, x.reshape(3, 64)[:, ::-1].ravel())
     np.testing.assert_array_equal(got_sums, x.reshape(3, 64).sum(1))
 
