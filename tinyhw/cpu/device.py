@@ -1,6 +1,6 @@
 """The built-in CPU device: an HCQ device whose command processor is a worker thread.
 
-It compiles LLVM IR for this machine with llvmlite (native features, O3), loads the object with
+It compiles LLVM IR for this machine with llvmlite (native features, O2), loads the object with
 tinyhw's own ELF loader and splits each launch's workgroups across all cores. It needs no
 hardware and no system compiler, and it is driven exactly like a GPU: command words in a queue,
 a doorbell, a timeline signal in memory.
