@@ -73,11 +73,16 @@ def tinyhw_backends() -> list[Backend]:
                     open=_open, priority=-5, renderer=RENDERER, capabilities=CAPABILITIES)]  # fmt: skip
 
 
-@hookimpl
-def tinyhw_renderers() -> dict[str, Callable]:
+def _render_wgsl(kernel: Any) -> Any:
+    """tinyhw_webgpu.wgsl.render_wgsl, imported on first use (every process that opens a device collects renderers)."""
     from tinyhw_webgpu.wgsl import render_wgsl
 
-    return {RENDERER: render_wgsl}
+    return render_wgsl(kernel)
+
+
+@hookimpl
+def tinyhw_renderers() -> dict[str, Callable]:
+    return {RENDERER: _render_wgsl}
 
 
 @hookimpl
