@@ -177,6 +177,7 @@ class _Lowering:
         self.out_dtype = root.dtype
         self.inputs = inputs
         self.red = fused_reduction(self.root)
+        self.flat_output: Value | None = None  # a SIMT kernel's flat output index (its stores need no flattening)
 
     def build(self, cores: int, simt: bool) -> tuple[Kernel, int]:
         """The kernel and its number of workgroups."""
@@ -222,7 +223,7 @@ class _Lowering:
         """SIMT-shaped: work-item (group id * ITEMS + local id) computes the output at that flat index."""
         total = math.prod(p.out_shape)
         self.groups = -(-total // ITEMS)
-        item = self.k.group_id(0) * ITEMS + self.k.local_id(0)
+        item = self.flat_output = self.k.group_id(0) * ITEMS + self.k.local_id(0)
         with self.k.if_(item < total) if total % ITEMS else contextlib.nullcontext():
             yield list(unflatten(item, p.out_shape))
 
@@ -230,7 +231,8 @@ class _Lowering:
     def _output_per_workgroup(self, p: Plan) -> Iterator[list[Value]]:
         """SIMT-shaped with a cooperative reduction: workgroup (group id) computes the output at that flat index."""
         self.groups = math.prod(p.out_shape)
-        yield list(unflatten(self.k.group_id(0), p.out_shape))
+        self.flat_output = self.k.group_id(0)
+        yield list(unflatten(self.flat_output, p.out_shape))
 
     def _fuse_first_loops(self, counts: list[int], cores: int) -> bool:
         """Whether the two outermost output loops run as one, to give every core a share: when the
@@ -244,7 +246,8 @@ class _Lowering:
         lanes = p.lanes if p.mode == "output" else 1
         lane = (len(p.out_shape) - 1, lanes) if lanes > 1 else None
         value = splat(self.ev.value(self.root, out_idx, p.out_shape, None, lane), lanes)
-        self.k.store(self.out, flatten(out_idx, p.out_shape), value.cast(self.out_dtype.vec(lanes)))
+        index = self.flat_output if self.flat_output is not None else flatten(out_idx, p.out_shape)
+        self.k.store(self.out, index, value.cast(self.out_dtype.vec(lanes)))
 
     @contextlib.contextmanager
     def _loops(self, counts: list[int], name: str, chunk: int = 0):
