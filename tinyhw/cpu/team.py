@@ -151,6 +151,27 @@ def _pause() -> tuple[str, str]:
     return "", ""
 
 
+JOB_FIELDS = (("fn", ENTRY, "ptr", 8), ("args", KERNARGS, "ptr", 8), ("start", START, "i32", 4), ("end", END, "i32", 4),
+              ("gx", GROUPS_X, "i32", 4), ("gy", GROUPS_Y, "i32", 4))  # fmt: skip
+"""A job's fields in a slot, (IR name, offset, type, alignment): a kernel entry point and its arguments."""
+
+
+def _job_params(fields: tuple) -> str:
+    return ", ".join(f"{kind} %{name}" for name, _, kind, _ in fields)
+
+
+def _job_fields(access: str) -> str:
+    """IR that loads every job field from %slot into %NAME, or stores %NAME into it."""
+    lines = []
+    for name, offset, kind, align in JOB_FIELDS:
+        lines.append(f"  %{name}.p = getelementptr i8, ptr %slot, i64 {offset}")
+        if access == "load":
+            lines.append(f"  %{name} = load {kind}, ptr %{name}.p, align {align}")
+        else:
+            lines.append(f"  store {kind} %{name}, ptr %{name}.p, align {align}")
+    return "\n".join(lines)
+
+
 def _team_ir(declare: str, pause: str) -> str:
     return f"""
 {declare}
@@ -170,19 +191,8 @@ poll:
   %new = icmp ne i64 %job, %seen
   br i1 %new, label %run, label %wait
 run:
-  %entry.p = getelementptr i8, ptr %slot, i64 {ENTRY}
-  %fn = load ptr, ptr %entry.p, align 8
-  %args.p = getelementptr i8, ptr %slot, i64 {KERNARGS}
-  %args = load ptr, ptr %args.p, align 8
-  %start.p = getelementptr i8, ptr %slot, i64 {START}
-  %start = load i32, ptr %start.p, align 4
-  %end.p = getelementptr i8, ptr %slot, i64 {END}
-  %end = load i32, ptr %end.p, align 4
-  %gx.p = getelementptr i8, ptr %slot, i64 {GROUPS_X}
-  %gx = load i32, ptr %gx.p, align 4
-  %gy.p = getelementptr i8, ptr %slot, i64 {GROUPS_Y}
-  %gy = load i32, ptr %gy.p, align 4
-  call void %fn(ptr %args, i32 %start, i32 %end, i32 %gx, i32 %gy)
+{_job_fields("load")}
+  call void %fn({_job_params(JOB_FIELDS[1:])})
   store atomic i64 %job, ptr %done.p release, align 8
   br label %poll
 wait:
@@ -204,20 +214,9 @@ exit:
   ret void
 }}
 
-define i32 @tinyhw.team.post(ptr %slot, i64 %fn, i64 %args, i32 %start, i32 %end, i32 %gx, i32 %gy) {{
+define i32 @tinyhw.team.post(ptr %slot, {_job_params(JOB_FIELDS)}) {{
 entry:
-  %entry.p = getelementptr i8, ptr %slot, i64 {ENTRY}
-  store i64 %fn, ptr %entry.p, align 8
-  %args.p = getelementptr i8, ptr %slot, i64 {KERNARGS}
-  store i64 %args, ptr %args.p, align 8
-  %start.p = getelementptr i8, ptr %slot, i64 {START}
-  store i32 %start, ptr %start.p, align 4
-  %end.p = getelementptr i8, ptr %slot, i64 {END}
-  store i32 %end, ptr %end.p, align 4
-  %gx.p = getelementptr i8, ptr %slot, i64 {GROUPS_X}
-  store i32 %gx, ptr %gx.p, align 4
-  %gy.p = getelementptr i8, ptr %slot, i64 {GROUPS_Y}
-  store i32 %gy, ptr %gy.p, align 4
+{_job_fields("store")}
   %job.p = getelementptr i8, ptr %slot, i64 {JOB}
   %job = load atomic i64, ptr %job.p monotonic, align 8
   %next = add i64 %job, 1
