@@ -266,13 +266,10 @@ def _build(device: tinyhw.Device, key: tuple, node: Node, inputs: list[Node]) ->
 
 def _lowered(device: tinyhw.Device, node: Node, inputs: list[Node], cores: int, simt: bool) -> kernel_cache.Lowered:
     """`node` lowered and rendered for `device` (with `TINYHW_DEBUG=2`, both printed)."""
-    from tinyhw.kernel.render import render
+    from tinyhw.kernel.render import render_for
 
-    renderer = device.backend.renderer
-    if renderer is None:
-        raise ValueError(f"device {device.name} (backend {device.backend.name}) has no kernel renderer")
     kernel, global_size = lower(node, inputs, cores, simt)
-    rendered = render(kernel, renderer)
+    rendered = render_for(device, kernel)
     if DEBUG >= 2:
         print(f"{kernel}\n{rendered.source}", file=sys.stderr)
     return {"source": rendered.source, "entry": rendered.entry, "global_size": global_size,

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from tinyhw.device import Device
     from tinyhw.program import Program
 
-__all__ = ["RENDERERS", "RenderedKernel", "SourceRenderer", "compile_kernel", "render", "renderers"]
+__all__ = ["RENDERERS", "RenderedKernel", "SourceRenderer", "compile_kernel", "render", "render_for", "renderers"]
 
 RENDERERS: dict[str, Callable[[Kernel], RenderedKernel]] = {
     "llvm-cpu": partial(render_llvm, dialect=CPU),
@@ -54,6 +54,14 @@ def render(kernel: Kernel, renderer: str) -> RenderedKernel:
         if function is None:
             raise ValueError(f"unknown renderer {renderer!r}; known: {', '.join(sorted(known))}")
     return function(kernel)
+
+
+def render_for(device: Device, kernel: Kernel) -> RenderedKernel:
+    """`kernel` rendered with `device.backend.renderer`; ValueError when the device has none."""
+    renderer = device.backend.renderer
+    if renderer is None:
+        raise ValueError(f"device {device.name} (backend {device.backend.name}) has no kernel renderer")
+    return render(kernel, renderer)
 
 
 class _Programs:
@@ -85,10 +93,7 @@ def compile_kernel(device: Device, kernel: Kernel) -> Program:
         return hit[1]
     program = programs.by_kernel.get(kernel)
     if program is None:
-        renderer = device.backend.renderer
-        if renderer is None:
-            raise ValueError(f"device {device.name} (backend {device.backend.name}) has no kernel renderer")
-        rendered = render(kernel, renderer)
+        rendered = render_for(device, kernel)
         program = programs.by_kernel[kernel] = device.compile(rendered.source, rendered.entry)
     programs.by_id[id(kernel)] = (kernel, program)  # holds `kernel`, so its id is not reused
     return program
