@@ -17,6 +17,7 @@ from timing import median_seconds
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the emulator lives in the repository's tests/
 
+from tests.kernel.local_memory_kernel import reverse_and_tree_sum  # noqa: E402
 from tests.sim.amd.isa.kernels import prepare  # noqa: E402
 from tinyhw.kernel.dtypes import float32, int32  # noqa: E402
 from tinyhw.kernel.ir import KernelBuilder, load  # noqa: E402
@@ -43,21 +44,9 @@ def transcendentals():
 
 
 def lds_reduction():
-    k = KernelBuilder("sum", local_size=(GROUP, 1, 1))
-    a, sums = k.buffer("a", float32), k.buffer("sums", float32)
-    tmp = k.local("tmp", float32, GROUP)
-    lid, g = k.local_id(0), k.group_id(0)
-    k.store(tmp, lid, a[g * GROUP + lid])
-    k.barrier()
-    step = GROUP // 2
-    while step:
-        with k.if_(lid < step):
-            k.store(tmp, lid, tmp[lid] + tmp[lid + step])
-        k.barrier()
-        step //= 2
-    with k.if_(lid.eq(0)):
-        k.store(sums, g, tmp[0])
-    return prepare(k.build(), np.ones(N, np.float32), np.zeros(N // GROUP, np.float32), grid=(N // GROUP, 1, 1))
+    x = np.ones(N, np.float32)
+    return prepare(reverse_and_tree_sum(GROUP), x, np.zeros_like(x), np.zeros(N // GROUP, np.float32),
+                   grid=(N // GROUP, 1, 1))  # fmt: skip
 
 
 def dispatch_submit_seconds() -> float:

@@ -8,18 +8,18 @@ from tinyhw.kernel.ir import Kernel, KernelBuilder
 ITEMS = 64
 
 
-def reverse_and_tree_sum() -> Kernel:
-    """Parameters (a, rev, sums): each workgroup of ITEMS work-items writes its ITEMS values of `a` reversed into
-    `rev` through local memory, then sums them pairwise (a barrier per round) into sums[group]."""
-    k = KernelBuilder("local", local_size=(ITEMS, 1, 1))
+def reverse_and_tree_sum(items: int = ITEMS) -> Kernel:
+    """Parameters (a, rev, sums): each workgroup of `items` work-items (a power of two) writes its `items` values
+    of `a` reversed into `rev` through local memory, then sums them pairwise (a barrier per round) into sums[group]."""
+    k = KernelBuilder("local", local_size=(items, 1, 1))
     a, rev, sums = k.buffer("a", float32), k.buffer("rev", float32), k.buffer("sums", float32)
-    tmp = k.local("tmp", float32, ITEMS)
+    tmp = k.local("tmp", float32, items)
     lid, g = k.local_id(0), k.group_id(0)
-    k.store(tmp, lid, a[g * ITEMS + lid])
+    k.store(tmp, lid, a[g * items + lid])
     k.barrier()
-    k.store(rev, g * ITEMS + lid, tmp[ITEMS - 1 - lid])
+    k.store(rev, g * items + lid, tmp[items - 1 - lid])
     k.barrier()
-    step = ITEMS // 2
+    step = items // 2
     while step:
         with k.if_(lid < step):
             k.store(tmp, lid, tmp[lid] + tmp[lid + step])
